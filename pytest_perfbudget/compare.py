@@ -1,0 +1,251 @@
+"""Comparing measurements with a baseline: per metric, before, after, change, and a judgement.
+
+Used twice: inside a run (``--perf-baseline``), where a regression beyond the
+tolerance is a violation that fails the test, and by ``perfbudget compare``
+on two JSON reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .budgets import Tolerance
+
+# Metrics compared with a baseline, and whether a larger value is worse.
+COMPARED: dict[str, bool] = {
+    "time": True,
+    "cpu": True,
+    "memory": True,
+    "rss": True,
+    "queries": True,
+    "sql_time": True,
+    "n_plus_one": True,
+    "throughput": False,
+}
+TIMINGS = frozenset({"time", "cpu", "sql_time"})
+ENVIRONMENT_KEYS = ("python", "implementation", "platform", "machine", "cpu")
+
+
+class BaselineError(Exception):
+    """A baseline or report file that cannot be read; ``str()`` is the one-line message."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One metric of one test against its baseline."""
+
+    metric: str
+    before: float
+    after: float
+    allowance: float | None  # how much worse ``after`` may be; None: the metric is not gated
+    statistic: str | None = None
+    noise_floor: float = 0.0
+
+    @property
+    def change(self) -> float | None:
+        """Relative change, ``(after - before) / before``; None from zero."""
+        if self.before == 0:
+            return None if self.after != 0 else 0.0
+        return (self.after - self.before) / self.before
+
+    @property
+    def _worsening(self) -> float:
+        difference = self.after - self.before
+        return difference if COMPARED[self.metric] else -difference
+
+    def _beyond(self, amount: float) -> bool:
+        if self.allowance is None:
+            return False
+        if self.metric in TIMINGS and abs(amount) < self.noise_floor:
+            return False
+        return amount > self.allowance
+
+    @property
+    def regressed(self) -> bool:
+        return self._beyond(self._worsening)
+
+    @property
+    def improved(self) -> bool:
+        return self._beyond(-self._worsening)
+
+    @property
+    def limit(self) -> float:
+        """The worst value still within tolerance."""
+        allowance = self.allowance or 0.0
+        return self.before + allowance if COMPARED[self.metric] else self.before - allowance
+
+    def to_json(self) -> dict[str, Any]:
+        change = self.change
+        data: dict[str, Any] = {
+            "before": self.before,
+            "after": self.after,
+            "change": None if change is None else round(change, 4),
+        }
+        if self.statistic is not None:
+            data["statistic"] = self.statistic
+        if self.regressed:
+            data["regressed"] = True
+        elif self.improved:
+            data["improved"] = True
+        return data
+
+
+def metric_value(metrics: Mapping[str, Any], metric: str, statistic: str) -> float | None:
+    """A metric as one number: timings give the named statistic over their rounds."""
+    value = metrics.get(metric)
+    if isinstance(value, Mapping):
+        found = value.get(statistic)
+        return float(found) if isinstance(found, (int, float)) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _allowance(tolerance: Tolerance | None, before: float) -> float | None:
+    if tolerance is None:
+        return None
+    if tolerance.relative is not None:
+        return abs(before) * tolerance.relative
+    return tolerance.absolute
+
+
+def compare_metrics(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    tolerance: Mapping[str, Tolerance],
+    noise_floor: float,
+    statistic: str,
+) -> list[Change]:
+    """Every metric present in both runs, judged against ``tolerance``."""
+    changes = []
+    for metric in COMPARED:
+        old = metric_value(before, metric, statistic)
+        new = metric_value(after, metric, statistic)
+        if old is None or new is None:
+            continue
+        traced = any(isinstance(m.get(metric), Mapping) and m[metric].get("traced") for m in (before, after))
+        allowance = None if traced else _allowance(tolerance.get(metric), old)
+        stat = statistic if isinstance(after.get(metric), Mapping) else None
+        changes.append(Change(metric, old, new, allowance, stat, noise_floor))
+    return changes
+
+
+def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """``python 3.11.7 -> 3.12.4`` for each environment key that differs."""
+    return [
+        f"{key} {before.get(key)} -> {after.get(key)}"
+        for key in ENVIRONMENT_KEYS
+        if key in before and key in after and before[key] != after[key]
+    ]
+
+
+def load_report(path: Path, what: str = "report") -> dict[str, Any]:
+    """Read a JSON report, refusing anything that is not one with a clear message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: {what} file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BaselineError(f"{path}: cannot read the {what}: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BaselineError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    if not isinstance(document, dict) or not str(document.get("schema", "")).startswith("pytest-perfbudget/"):
+        raise BaselineError(f"{path}: not a pytest-perfbudget JSON report (no 'schema: pytest-perfbudget/1')")
+    tests = document.get("tests")
+    if not isinstance(tests, list) or not all(isinstance(test, dict) and "nodeid" in test for test in tests):
+        raise BaselineError(
+            f"{path}: malformed report: 'tests' must be a list of test records with a 'nodeid'"
+        )
+    return document
+
+
+def tests_by_nodeid(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(test["nodeid"]): test for test in document.get("tests", [])}
+
+
+def regression_json(change: Change, *, level: str, source: str) -> dict[str, Any]:
+    """A regression as a violation record (kind ``regression``)."""
+    data: dict[str, Any] = {
+        "metric": change.metric,
+        "kind": "regression",
+        "limit": change.limit,
+        "actual": change.after,
+        "before": change.before,
+        "change": change.to_json()["change"],
+        "level": level,
+        "source": source,
+    }
+    if change.statistic is not None:
+        data["statistic"] = change.statistic
+    return data
+
+
+def baseline_section(
+    source: str, before: Mapping[str, Any], after_nodeids: list[str], after_environment: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the report says about the baseline as a whole: new and vanished tests, environment."""
+    before_tests = tests_by_nodeid(before)
+    measured = set(after_nodeids)
+    return {
+        "path": source,
+        "new": sorted(nodeid for nodeid in measured if nodeid not in before_tests),
+        "vanished": sorted(nodeid for nodeid in before_tests if nodeid not in measured),
+        "environment_differences": environment_differences(before.get("environment", {}), after_environment),
+    }
+
+
+def annotate(
+    after: dict[str, Any],
+    before: Mapping[str, Any],
+    *,
+    source: str,
+    tolerance: Mapping[str, Tolerance],
+    noise_floor: float,
+    statistic: str = "median",
+    level: str = "error",
+) -> dict[str, Any]:
+    """``after`` with a baseline entry and regression violations per test (``perfbudget compare``)."""
+    before_tests = tests_by_nodeid(before)
+    tests = []
+    for test in after.get("tests", []):
+        test = dict(test)
+        old = before_tests.get(str(test["nodeid"]))
+        violations = [v for v in test.get("violations", []) if v.get("kind") != "regression"]
+        if old is not None:
+            changes = compare_metrics(
+                old.get("metrics", {}),
+                test.get("metrics", {}),
+                tolerance=tolerance,
+                noise_floor=noise_floor,
+                statistic=statistic,
+            )
+            test["baseline"] = {change.metric: change.to_json() for change in changes}
+            violations += [regression_json(c, level=level, source=source) for c in changes if c.regressed]
+        else:
+            test.pop("baseline", None)
+        test["violations"] = violations
+        tests.append(test)
+    nodeids = [str(test["nodeid"]) for test in tests]
+    return {
+        **after,
+        "tests": tests,
+        "baseline": baseline_section(source, before, nodeids, after.get("environment", {})),
+    }
+
+
+def load_baseline(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The baseline document, or a warning when the file does not exist (a first run).
+
+    A file that exists but is not a report raises :class:`BaselineError`.
+    """
+    if not path.exists():
+        return (
+            None,
+            f"baseline {path} not found: nothing compared (run once with --perf-report {path} to make one)",
+        )
+    return load_report(path, "baseline"), None

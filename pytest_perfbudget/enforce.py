@@ -1,0 +1,184 @@
+"""Judging metrics against limits, and the failure message a user reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .budgets import NOISY_METRICS, Limit
+from .compare import Change
+from .metrics import Metrics
+from .queries import Suspect
+from .units import format_duration, format_rate, format_size
+
+_FORMATTERS = {
+    "time": format_duration,
+    "cpu": format_duration,
+    "sql_time": format_duration,
+    "memory": format_size,
+    "rss": format_size,
+    "throughput": format_rate,
+}
+
+
+def format_value(metric: str, value: float) -> str:
+    formatter = _FORMATTERS.get(metric)
+    return formatter(value) if formatter else f"{value:.0f}"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A limit a test broke. ``actual`` is None when the metric could not be measured."""
+
+    limit: Limit
+    statistic: str | None
+    actual: float | None
+    level: str
+    block: str | None = None
+    kind: str = "budget"  # or "regression" against the baseline
+    before: float | None = None  # the baseline's value, for a regression
+
+    @property
+    def metric(self) -> str:
+        return self.limit.metric
+
+    @property
+    def noisy(self) -> bool:
+        return self.metric in NOISY_METRICS
+
+    @property
+    def label(self) -> str:
+        return violation_label(self.metric, self.statistic, self.block)
+
+    @property
+    def comparison(self) -> str:
+        return violation_comparison(self.metric, self.actual, self.limit.value, self.before)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "metric": self.metric,
+            "kind": self.kind,
+            "limit": self.limit.value,
+            "actual": self.actual,
+            "level": self.level,
+            "source": self.limit.source,
+        }
+        if self.statistic is not None:
+            data["statistic"] = self.statistic
+        if self.block is not None:
+            data["block"] = self.block
+        if self.before is not None:
+            data["before"] = self.before
+        return data
+
+
+def violation_label(metric: str, statistic: str | None, block: str | None) -> str:
+    """``time p95 in 'load cart'``; the usual statistic, the median, goes without saying."""
+    label = metric if statistic in (None, "median") else f"{metric} {statistic}"
+    return label if block is None else f"{label} in '{block}'"
+
+
+def violation_comparison(metric: str, actual: float | None, limit: float, before: float | None = None) -> str:
+    """``52 > 3``; throughput is a floor, so ``1.2k/s < 5000/s``; a regression names its baseline."""
+    shown_limit = format_value(metric, limit)
+    if actual is None:
+        return f"not measured (limit {shown_limit}; count operations with perf.ops(n))"
+    sign = "<" if metric == "throughput" else ">"
+    comparison = f"{format_value(metric, actual)} {sign} {shown_limit}"
+    if before is not None:
+        change = f", {(actual - before) / before:+.0%}" if before else ""
+        comparison += f" (baseline {format_value(metric, before)}{change})"
+    return comparison
+
+
+def violation_text(violation: dict[str, Any]) -> str:
+    """One violation of a JSON record, on one line (for the terminal summary)."""
+    label = violation_label(violation["metric"], violation.get("statistic"), violation.get("block"))
+    comparison = violation_comparison(
+        violation["metric"], violation["actual"], violation["limit"], violation.get("before")
+    )
+    return f"{label} {comparison}"
+
+
+def regressions(changes: Iterable[Change], *, level: str, source: str) -> list[Violation]:
+    """A violation of kind ``regression`` for each change beyond its tolerance."""
+    return [
+        Violation(
+            Limit(change.metric, change.limit, change.statistic, source),
+            change.statistic,
+            change.after,
+            level,
+            kind="regression",
+            before=change.before,
+        )
+        for change in changes
+        if change.regressed
+    ]
+
+
+def _broken(limit: Limit, actual: float | None) -> bool:
+    if actual is None:
+        return limit.metric == "throughput"
+    return actual < limit.value if limit.is_floor else actual > limit.value
+
+
+def evaluate(
+    limits: Iterable[Limit],
+    metrics: Metrics,
+    *,
+    default_statistic: str,
+    level: str,
+    block: str | None = None,
+) -> list[Violation]:
+    """Every limit ``metrics`` break. Timings flagged as traced are never judged."""
+    violations = []
+    for limit in limits:
+        stat = limit.statistic or default_statistic
+        value = metrics.values.get(limit.metric)
+        if isinstance(value, dict) and value.get("traced"):
+            continue
+        actual = metrics.actual(limit.metric, stat)
+        if actual is None and limit.metric not in ("throughput",):
+            continue  # not measured (memory outside a traced round): nothing to judge
+        if _broken(limit, actual):
+            uses_statistic = isinstance(value, dict) or limit.metric == "throughput"
+            violations.append(Violation(limit, stat if uses_statistic else None, actual, level, block))
+    return violations
+
+
+def failure_message(
+    nodeid: str,
+    violations: Sequence[Violation],
+    suspects: Sequence[Suspect],
+    *,
+    retries_used: int = 0,
+    heading: str = "perf budget exceeded in",
+) -> str:
+    """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one."""
+    lines = [f"{heading} {nodeid}"]
+    for violation in violations:
+        origin = (
+            f"baseline: {violation.limit.source}"
+            if violation.kind == "regression"
+            else violation.limit.origin
+        )
+        lines.append(f"  {violation.label:<11} {violation.comparison:<13} ({origin})")
+        if violation.metric == "n_plus_one" and violation.block is None:
+            lines.extend(describe_suspects(suspects))
+    if retries_used:
+        lines.append(f"  (still over budget after {retries_used} re-measurement{'s' * (retries_used > 1)})")
+    return "\n".join(lines)
+
+
+def describe_suspects(suspects: Sequence[Suspect], width: int = 160) -> list[str]:
+    lines = []
+    for suspect in suspects:
+        statement = (
+            suspect.statement if len(suspect.statement) <= width else suspect.statement[: width - 1] + "…"
+        )
+        where = f" from {suspect.call_site}" if suspect.call_site else ""
+        function = f" in {suspect.function}" if suspect.function else ""
+        lines.append(f"    {statement}")
+        lines.append(f"      ran {suspect.count} times{where}{function}")
+    return lines

@@ -1,0 +1,89 @@
+"""From samples to metrics: the numbers budgets are judged on and reports show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .measure import Sample
+from .queries import Suspect
+from .stats import statistic, summarize
+
+
+@dataclass
+class Measurement:
+    """The samples of one test: its untraced rounds, its traced round, and its blocks."""
+
+    rounds: list[Sample] = field(default_factory=list)
+    traced: Sample | None = None
+    blocks: dict[str, list[Sample]] = field(default_factory=dict)
+    retries_used: int = 0
+
+    @property
+    def timed(self) -> list[Sample]:
+        """The samples timings come from: untraced rounds, else the traced one (flagged)."""
+        if self.rounds:
+            return self.rounds
+        return [self.traced] if self.traced is not None else []
+
+    @property
+    def all_samples(self) -> list[Sample]:
+        return [*([self.traced] if self.traced else []), *self.rounds]
+
+
+def distribution(values: Sequence[float]) -> dict[str, Any]:
+    """Rounds and their statistics, as the JSON report stores a timing."""
+    return {"rounds": list(values), **summarize(values)}
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every metric of one test (or one block), ready to judge and to report."""
+
+    values: dict[str, Any]
+    suspects: list[Suspect]
+    slowest_statement: str | None = None
+
+    def actual(self, metric: str, stat: str) -> float | None:
+        """The value a limit on ``metric`` is compared with, or None when not measured."""
+        value = self.values.get(metric)
+        if isinstance(value, dict):
+            return float(value[stat]) if stat in value else None
+        return None if value is None else float(value)
+
+
+def compute(
+    samples: Sequence[Sample], *, traced: Sample | None, stat: str, threshold: int, ignore: Sequence[str]
+) -> Metrics:
+    """Metrics over ``samples`` (timings) and ``traced`` (memory); counts take the worst sample."""
+    values: dict[str, Any] = {}
+    timed = list(samples) or ([traced] if traced is not None else [])
+    if timed:
+        values["time"] = distribution([sample.wall for sample in timed])
+        values["cpu"] = distribution([sample.cpu for sample in timed])
+        if not samples:
+            values["time"]["traced"] = values["cpu"]["traced"] = True
+        rates = [sample.throughput for sample in timed]
+        if all(rate is not None for rate in rates):
+            values["throughput"] = distribution([rate for rate in rates if rate is not None])
+    if traced is not None and traced.memory is not None:
+        values["memory"] = traced.memory
+    rss = [sample.rss for sample in (*timed, *([traced] if traced else [])) if sample.rss is not None]
+    if rss:
+        values["rss"] = max(rss)
+    everything = [*([traced] if traced is not None else []), *samples]
+    suspects: list[Suspect] = []
+    slowest = None
+    if everything:
+        values["queries"] = max(sample.queries.count for sample in everything)
+        values["sql_time"] = (
+            statistic([sample.queries.total_time for sample in timed], stat) if timed else 0.0
+        )
+        per_sample = [sample.queries.suspects(threshold, ignore) for sample in everything]
+        suspects = max(per_sample, key=len)
+        values["n_plus_one"] = len(suspects)
+        statements = [statement for sample in everything for statement in sample.queries]
+        if statements:
+            slowest = max(statements, key=lambda statement: statement.duration).shape
+    return Metrics(values, suspects, slowest)

@@ -1,0 +1,134 @@
+"""Command-line options and ini keys, resolved once: command line over ini over the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MODES = ("enforce", "warn", "off")
+REPORT_SUFFIXES = (".json",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The run's perf options after precedence is applied."""
+
+    budget_file: Path | None = None
+    budget_display: str | None = None  # how the user wrote the path, for messages
+    reports: tuple[Path, ...] = ()
+    baseline: Path | None = None
+    mode: str = "enforce"
+    rounds: int | None = None
+    memory: bool = False
+    call_site_exclude: tuple[str, ...] = ()  # globs of paths that are not the user's own code
+
+    @property
+    def measures_everything(self) -> bool:
+        """A budget file or a report makes every test measured."""
+        return self.budget_file is not None or bool(self.reports)
+
+    def forced_settings(self) -> dict[str, Any]:
+        """Settings the options impose on every test, over file and marker."""
+        forced: dict[str, Any] = {}
+        if self.rounds is not None:
+            forced["rounds"] = self.rounds
+        if self.mode == "warn":
+            forced["level"] = "warn"
+        return forced
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("perfbudget", "performance budgets (pytest-perfbudget)")
+    group.addoption("--perf-budget", metavar="FILE", help="budget file (YAML) to enforce")
+    group.addoption(
+        "--perf-report",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="write a report; the format follows the suffix (.json). Repeatable",
+    )
+    group.addoption("--perf-baseline", metavar="PATH", help="JSON report of an earlier run to compare with")
+    group.addoption(
+        "--perf-mode",
+        choices=MODES,
+        help="enforce (default): fail tests over budget; warn: report only; off: measure nothing",
+    )
+    group.addoption("--perf-rounds", metavar="N", type=int, help="measure each test's call N times")
+    group.addoption(
+        "--perf-memory",
+        action="store_true",
+        default=None,
+        help="trace memory for every measured test, not only those with a memory budget",
+    )
+    parser.addini("perf_budget", "budget file (YAML), relative to the ini file", type="string")
+    parser.addini("perf_report", "reports to write, one per line", type="linelist")
+    parser.addini("perf_baseline", "JSON report of an earlier run, relative to the ini file", type="string")
+    parser.addini("perf_mode", "enforce, warn or off", type="string", default="enforce")
+    parser.addini("perf_rounds", "measure each test's call N times", type="string")
+    parser.addini("perf_memory", "trace memory for every measured test", type="bool", default=False)
+    parser.addini(
+        "perf_call_site_exclude",
+        "path globs (relative to rootdir) never reported as the call site of a SQL statement",
+        type="linelist",
+    )
+
+
+def _ini_path(config: pytest.Config, value: str) -> Path:
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / value
+
+
+def resolve(config: pytest.Config) -> Options:
+    """Read options and ini keys into :class:`Options`; bad values raise ``pytest.UsageError``."""
+    budget_option = config.getoption("perf_budget")
+    budget_ini = config.getini("perf_budget")
+    budget_file, budget_display = None, None
+    if budget_option:
+        budget_file, budget_display = Path(budget_option), budget_option
+    elif budget_ini:
+        budget_file, budget_display = _ini_path(config, budget_ini), budget_ini
+
+    report_options: list[str] = config.getoption("perf_report")
+    reports = tuple(Path(path) for path in report_options) or tuple(
+        _ini_path(config, path) for path in config.getini("perf_report")
+    )
+    for report in reports:
+        if report.suffix not in REPORT_SUFFIXES:
+            raise pytest.UsageError(
+                f"--perf-report {report}: unknown report format '{report.suffix or report.name}'; "
+                f"use a path ending in {', '.join(REPORT_SUFFIXES)}"
+            )
+
+    baseline_option = config.getoption("perf_baseline")
+    baseline_ini = config.getini("perf_baseline")
+    baseline = (
+        Path(baseline_option)
+        if baseline_option
+        else (_ini_path(config, baseline_ini) if baseline_ini else None)
+    )
+
+    mode = config.getoption("perf_mode") or str(config.getini("perf_mode")).strip() or "enforce"
+    if mode not in MODES:
+        raise pytest.UsageError(f"ini key perf_mode: unknown mode '{mode}'; use enforce, warn or off")
+
+    rounds: int | None = config.getoption("perf_rounds")
+    if rounds is not None and rounds < 1:
+        raise pytest.UsageError(f"--perf-rounds: must be at least 1, got {rounds}")
+    if rounds is None:
+        rounds = _ini_rounds(str(config.getini("perf_rounds") or "").strip())
+
+    memory_option = config.getoption("perf_memory")
+    memory = bool(memory_option) if memory_option is not None else bool(config.getini("perf_memory"))
+    exclude = tuple(config.getini("perf_call_site_exclude"))
+    return Options(budget_file, budget_display, reports, baseline, mode, rounds, memory, exclude)
+
+
+def _ini_rounds(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"ini key perf_rounds: expected a whole number of at least 1, got '{text}'")
+    return int(text)

@@ -1,0 +1,132 @@
+"""What a test sent to the database, and the N+1 analysis over it.
+
+This module holds no database code: SQL instrumentation (see the SQL issue)
+appends :class:`Statement` records to the :data:`capture` target while a
+test's call phase is measured. Everything that judges or reports statements
+works on these records only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+StatementKind = Literal["query", "transaction", "setup"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement sent to a database. Parameter values are never kept, only counted."""
+
+    sql: str
+    shape: str  # normalized fingerprint: the same query with other values has one shape
+    duration: float
+    parameters: int = 0
+    executemany: bool = False
+    call_site: str | None = None  # "path:line" of the user's own code, relative to rootdir
+    function: str | None = None
+    kind: StatementKind = "query"  # only "query" counts towards ``queries``
+    rows: int | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.kind == "query"
+
+    @property
+    def is_select(self) -> bool:
+        return self.shape.lstrip("( ").upper().startswith(("SELECT", "WITH"))
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A SELECT shape repeated from one call site: a likely N+1."""
+
+    statement: str
+    count: int
+    call_site: str | None
+    function: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "statement": self.statement,
+            "count": self.count,
+            "call_site": self.call_site,
+            "function": self.function,
+        }
+
+
+@dataclass
+class QueryLog:
+    """The statements of one measured round, in order; what ``perf.queries`` shows."""
+
+    statements: list[Statement] = field(default_factory=list)
+
+    def record(self, statement: Statement) -> None:
+        self.statements.append(statement)
+
+    @property
+    def counted(self) -> list[Statement]:
+        return [statement for statement in self.statements if statement.counted]
+
+    @property
+    def count(self) -> int:
+        """Round trips counted towards ``queries`` (transaction control excluded)."""
+        return sum(1 for statement in self.statements if statement.counted)
+
+    @property
+    def total_time(self) -> float:
+        return sum(statement.duration for statement in self.statements)
+
+    def by_shape(self) -> dict[str, list[Statement]]:
+        """Counted statements grouped by fingerprint, in order of first appearance."""
+        groups: dict[str, list[Statement]] = defaultdict(list)
+        for statement in self.counted:
+            groups[statement.shape].append(statement)
+        return dict(groups)
+
+    def since(self, start: int) -> QueryLog:
+        """The statements recorded after the first ``start`` (a block's share)."""
+        return QueryLog(self.statements[start:])
+
+    def suspects(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
+        """SELECT shapes run ``threshold`` times or more from one call site."""
+        groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
+        for statement in self.counted:
+            if statement.is_select:
+                groups[(statement.shape, statement.call_site)].append(statement)
+        found = []
+        for (shape, call_site), repeats in groups.items():
+            if len(repeats) >= threshold and not _ignored(shape, call_site, ignore):
+                found.append(Suspect(shape, len(repeats), call_site, repeats[0].function))
+        return sorted(found, key=lambda suspect: -suspect.count)
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def __iter__(self) -> Iterator[Statement]:
+        return iter(self.statements)
+
+
+def _ignored(shape: str, call_site: str | None, ignore: Sequence[str]) -> bool:
+    return any(
+        fnmatch.fnmatchcase(shape, pattern)
+        or (call_site is not None and fnmatch.fnmatchcase(call_site, pattern))
+        for pattern in ignore
+    )
+
+
+@dataclass
+class Capture:
+    """Where instrumentation sends statements: the log of the round being measured, if any.
+
+    Deliberately a plain process-wide attribute, not a thread-local: statements
+    sent from any thread during a measured call belong to that call.
+    """
+
+    log: QueryLog | None = None
+
+
+capture = Capture()

@@ -1,0 +1,163 @@
+"""The ``perf`` fixture and the per-test recorder that runs a test's rounds.
+
+One :class:`Perf` exists per measured test (or per test that asks for the
+fixture). The plugin drives it through rounds; the test uses it to put a
+budget on a block, to count operations and to read what was measured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .budgets import BudgetError, Fields, TestBudget, located, parse_fields
+from .measure import Meter, Sample, measure
+from .metrics import Measurement
+from .queries import QueryLog
+
+# What a block may limit: what one stretch of a call can be measured for without
+# changing how the whole call is measured (memory would need its own tracing).
+BLOCK_METRICS = ("time", "cpu", "queries", "n_plus_one", "sql_time")
+BLOCK_SETTINGS = ("statistic", "level")
+
+
+class BlockUsageError(Exception):
+    """``perf.block`` called with budgets it cannot take."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one test is measured, decided from its budget and the options."""
+
+    budget: TestBudget
+    trace_memory: bool
+    measure_rss: bool
+    baseline: Mapping[str, Any] | None = None  # the test's metrics in the baseline run
+    baseline_source: str = ""
+
+    @property
+    def timed_rounds(self) -> int:
+        """Untraced rounds. A lone traced round serves when no timing is limited."""
+        settings = self.budget.settings
+        if (
+            self.trace_memory
+            and settings.rounds == 1
+            and not self.budget.has_any(("time", "cpu", "sql_time", "throughput"))
+        ):
+            return 0
+        return settings.rounds
+
+
+class Perf:
+    """The ``perf`` fixture: ``block``, ``ops`` and read access to the measurement so far."""
+
+    def __init__(self, nodeid: str, plan: Plan | None = None) -> None:
+        self.nodeid = nodeid
+        self.plan = plan
+        self.measurement = Measurement()
+        self.block_budgets: dict[str, Fields] = {}
+        self._current: Sample | None = None
+        self._idle_log = QueryLog()
+        self._idle_ops = 0
+        self.busy = False
+
+    # --- what tests use ---------------------------------------------------------
+
+    @property
+    def queries(self) -> QueryLog:
+        """Statements of the round running now (empty when nothing is measured)."""
+        return self._current.queries if self._current is not None else self._idle_log
+
+    @property
+    def rounds(self) -> list[Sample]:
+        """Completed untraced rounds of the current attempt."""
+        return list(self.measurement.rounds)
+
+    @property
+    def ops_counted(self) -> int:
+        return self._current.ops if self._current is not None else self._idle_ops
+
+    def ops(self, count: int = 1) -> None:
+        """Count ``count`` operations done in this call, for the ``throughput`` metric."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise TypeError(f"perf.ops() takes a non-negative whole number, got {count!r}")
+        if self._current is not None:
+            self._current.ops += count
+        else:
+            self._idle_ops += count
+
+    @contextmanager
+    def block(self, name: str, **budgets: Any) -> Iterator[Sample]:
+        """Measure part of a test and hold it to ``budgets`` (keywords as in the marker)."""
+        self._block_fields(name, budgets)
+        sample = Sample(traced=self._current.traced if self._current else False)
+        log = self.queries
+        start = len(log.statements)
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        try:
+            yield sample
+        finally:
+            sample.wall = time.perf_counter() - wall_start
+            sample.cpu = time.process_time() - cpu_start
+            sample.queries = log.since(start)
+        if self._current is not None:
+            self.measurement.blocks.setdefault(name, []).append(sample)
+
+    def _block_fields(self, name: str, budgets: dict[str, Any]) -> Fields:
+        known = self.block_budgets.get(name)
+        if known is not None:
+            return known
+        for key in budgets:
+            if key not in (*BLOCK_METRICS, *BLOCK_SETTINGS):
+                raise BlockUsageError(
+                    f"{self.nodeid}: perf.block({name!r}) does not take '{key}'; "
+                    f"a block takes {', '.join(BLOCK_METRICS + BLOCK_SETTINGS)}"
+                )
+        try:
+            fields = parse_fields(located(budgets), source=f"block '{name}'", allowed_settings=BLOCK_SETTINGS)
+        except BudgetError as error:
+            raise BlockUsageError(f"{self.nodeid}: perf.block({name!r}): {error.message}") from None
+        self.block_budgets[name] = fields
+        return fields
+
+    # --- what the plugin uses ---------------------------------------------------
+
+    def start(self, *, traced: bool, rss: bool) -> Meter:
+        meter = Meter(traced=traced, rss=rss)
+        self._current = meter.sample
+        return meter
+
+    def finish(self, meter: Meter) -> None:
+        sample = meter.stop()
+        self._current = None
+        if sample.traced:
+            self.measurement.traced = sample
+        else:
+            self.measurement.rounds.append(sample)
+
+    def abandon(self, meter: Meter) -> None:
+        """The call raised: stop measuring and keep nothing of it."""
+        meter.stop()
+        self._current = None
+
+    def run_round(self, call: Callable[[], Any], *, traced: bool = False, rss: bool = False) -> None:
+        meter = self.start(traced=traced, rss=rss)
+        try:
+            call()
+        except BaseException:
+            self.abandon(meter)
+            raise
+        self.finish(meter)
+
+    def run_unmeasured(self, call: Callable[[], Any]) -> None:
+        """A warm-up call: statements and operations go nowhere."""
+        measure(call)
+
+    def restart_timing(self) -> None:
+        """Drop untraced rounds and blocks before a re-measurement."""
+        self.measurement.rounds = []
+        self.measurement.blocks = {}
+        self.measurement.retries_used += 1

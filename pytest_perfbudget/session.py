@@ -1,0 +1,360 @@
+"""The plugin's session object: plans, measures and judges tests, gathers and reports results.
+
+Created in ``pytest_configure`` when the plugin is not switched off, stored
+under :data:`SESSION_KEY`. The same object runs on xdist workers (measuring
+and enforcing) and on the controller or a serial run (gathering results from
+test reports and writing report files).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import pytest
+
+from . import patterns
+from .budget_file import BudgetFile, BudgetFileError
+from .budget_file import load as load_budget_file
+from .budgets import BudgetError, Fields, Settings, TestBudget, located, parse_fields, resolve
+from .compare import BaselineError, baseline_section, load_baseline, tests_by_nodeid
+from .enforce import violation_text
+from .environment import describe
+from .options import Options
+from .recorder import Perf, Plan
+from .reports import json_report, write_atomically
+from .results import REPORT_ATTRIBUTE, TestRecord, build_record, has_warnings, is_over_budget
+from .runner import Verdict, judge, run_rounds
+from .sql import SqlInstrumentation
+
+SESSION_KEY = pytest.StashKey["PerfSession"]()
+PLAN_KEY = pytest.StashKey[Plan]()
+PERF_KEY = pytest.StashKey[Perf]()
+VERDICT_KEY = pytest.StashKey[Verdict]()
+USAGE_ERROR_KEY = pytest.StashKey[str]()
+USAGE_ERROR_ATTRIBUTE = "perfbudget_usage_error"
+
+MARKER = "perf_budget"
+
+
+def perf_for(item: pytest.Item) -> Perf:
+    """The item's :class:`Perf`, created on first use (by the fixture or the first round)."""
+    perf = item.stash.get(PERF_KEY, None)
+    if perf is None:
+        perf = Perf(item.nodeid, item.stash.get(PLAN_KEY, None))
+        item.stash[PERF_KEY] = perf
+    return perf
+
+
+def marker_fields(item: pytest.Item) -> Fields | None:
+    """The item's ``perf_budget`` markers, farthest (module, class) first, closest last."""
+    markers = list(item.iter_markers(MARKER))
+    if not markers:
+        return None
+    limits: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    for mark in reversed(markers):
+        if mark.args:
+            raise pytest.UsageError(
+                f"{item.nodeid}: perf_budget marker takes keyword arguments only, such as time='200ms'"
+            )
+        try:
+            fields = parse_fields(located(mark.kwargs), source="marker")
+        except BudgetError as error:
+            raise pytest.UsageError(f"{item.nodeid}: perf_budget marker: {error.message}") from None
+        limits.update(fields.limits)
+        settings.update(fields.settings)
+    return Fields(limits, settings)
+
+
+class PerfSession:
+    """State and hooks of one pytest run."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        options: Options,
+        budget_file: BudgetFile | None = None,
+        baseline: dict[str, Any] | None = None,
+        baseline_warning: str | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.budget_file = budget_file
+        self.baseline = baseline
+        self.baseline_tests = tests_by_nodeid(baseline) if baseline is not None else {}
+        self.baseline_warning = baseline_warning
+        self.is_worker = hasattr(config, "workerinput")
+        self.collected: list[str] = []
+        self.stale_patterns: list[str] = []
+        self.records: dict[str, TestRecord] = {}
+        self.workers = 0
+        self.written: list[str] = []
+        self.report_errors: list[str] = []
+        self.usage_errors: set[str] = set()  # bad markers found by xdist workers
+        self._environment: dict[str, Any] | None = None
+        self.sql = SqlInstrumentation(config.rootpath, options.call_site_exclude)
+
+    @classmethod
+    def start(cls, config: pytest.Config, options: Options) -> PerfSession:
+        """Read the budget file and the baseline; a bad one is a usage error (exit 4)."""
+        loaded, baseline, warning = None, None, None
+        try:
+            if options.budget_file is not None:
+                loaded = load_budget_file(options.budget_file, options.budget_display)
+            if options.baseline is not None:
+                baseline, warning = load_baseline(options.baseline)
+        except (BudgetFileError, BaselineError) as error:
+            raise pytest.UsageError(str(error)) from None
+        return cls(config, options, loaded, baseline, warning)
+
+    # --- planning ---------------------------------------------------------------
+
+    def budget_for(self, item: pytest.Item) -> TestBudget:
+        file = self.budget_file
+        return resolve(
+            item.nodeid,
+            file.settings if file is not None else Settings(),
+            file.entries if file is not None else (),
+            marker_fields(item),
+            self.options.forced_settings(),
+        )
+
+    def plan_for(self, item: pytest.Item) -> Plan | None:
+        measured = (
+            self.options.measures_everything
+            or item.get_closest_marker(MARKER) is not None
+            or "perf" in getattr(item, "fixturenames", ())
+        )
+        if not measured:
+            return None
+        budget = self.budget_for(item)
+        trace = self.options.memory or budget.has_any(("memory",))
+        rss = self.options.memory or budget.has_any(("rss",))
+        before = self.baseline_tests.get(item.nodeid)
+        return Plan(
+            budget,
+            trace_memory=trace,
+            measure_rss=rss,
+            baseline=before.get("metrics", {}) if before is not None else None,
+            baseline_source=str(self.options.baseline),
+        )
+
+    @pytest.hookimpl
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.collected.append(item.nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            try:
+                plan = self.plan_for(item)
+            except pytest.UsageError as error:
+                if not self.is_worker:
+                    raise
+                # An exception here would crash the xdist worker with the message lost:
+                # fail the test in setup instead, and let the controller exit with 4.
+                item.stash[USAGE_ERROR_KEY] = str(error)
+                continue
+            if plan is not None:
+                item.stash[PLAN_KEY] = plan
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.budget_file is not None and (self.collected or not _is_controller(self.config)):
+            self.stale_patterns = stale_patterns(self.budget_file, self.collected, self.config.rootpath)
+        self.collected = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(USAGE_ERROR_KEY, None)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
+
+    # --- measuring --------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        plan = pyfuncitem.stash.get(PLAN_KEY, None)
+        perf = perf_for(pyfuncitem) if plan is not None else None
+        if perf is None or plan is None or perf.busy:
+            return (yield)
+        call_again = functools.partial(pyfuncitem.ihook.pytest_pyfunc_call, pyfuncitem=pyfuncitem)
+        self.sql.ensure_installed()
+        perf.busy = True
+        try:
+            for _ in range(plan.budget.settings.warmup):
+                perf.run_unmeasured(call_again)
+            meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
+            try:
+                result = yield
+            except BaseException:
+                perf.abandon(meter)
+                raise
+            perf.finish(meter)
+            run_rounds(perf, plan, call_again, first_round_done=not plan.trace_memory)
+            verdict = judge(perf, plan, call_again)
+        finally:
+            perf.busy = False
+        pyfuncitem.stash[VERDICT_KEY] = verdict
+        if verdict.failing:
+            pytest.fail(verdict.message(pyfuncitem.nodeid), pytrace=False)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if USAGE_ERROR_KEY in item.stash:
+            setattr(report, USAGE_ERROR_ATTRIBUTE, item.stash[USAGE_ERROR_KEY])
+        if call.when == "call":
+            plan = item.stash.get(PLAN_KEY, None)
+            if plan is not None:
+                verdict = item.stash.get(VERDICT_KEY, None)
+                setattr(
+                    report,
+                    REPORT_ATTRIBUTE,
+                    build_record(
+                        item.nodeid, (item.location[0], _line(item)), report.outcome, plan.budget, verdict
+                    ),
+                )
+            if PERF_KEY in item.stash:
+                del item.stash[PERF_KEY]  # free the samples; the record has what is kept
+        return report
+
+    # --- gathering (controller or serial run) -------------------------------------
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        usage_error = getattr(report, USAGE_ERROR_ATTRIBUTE, None)
+        if usage_error is not None:
+            self.usage_errors.add(usage_error)
+        record = getattr(report, REPORT_ATTRIBUTE, None)
+        if record is not None:
+            self.records[report.nodeid] = record
+        elif report.when == "teardown" and report.failed and report.nodeid in self.records:
+            self.records[report.nodeid]["outcome"] = "error"
+
+    def warnings(self) -> list[str]:
+        warnings = [
+            f"stale budget: pattern '{pattern}' matches no collected test" for pattern in self.stale_patterns
+        ]
+        if self.baseline_warning is not None:
+            warnings.append(self.baseline_warning)
+        differences = self.baseline_section()
+        if differences is not None and differences["environment_differences"]:
+            warnings.append(
+                "baseline from a different environment: " + "; ".join(differences["environment_differences"])
+            )
+        return warnings
+
+    def environment(self) -> dict[str, Any]:
+        if self._environment is None:
+            self._environment = describe(self.config.rootpath, self.workers)
+        return self._environment
+
+    def baseline_section(self) -> dict[str, Any] | None:
+        if self.baseline is None:
+            return None
+        return baseline_section(
+            str(self.options.baseline), self.baseline, list(self.records), self.environment()
+        )
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.usage_errors:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        if self.is_worker or not self.options.reports:
+            return
+        report = json_report.document(
+            self.environment(), self.records.values(), self.warnings(), self.baseline_section()
+        )
+        text = json_report.render(report)
+        for path in self.options.reports:
+            try:
+                write_atomically(path, text)
+            except OSError as error:
+                self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+            else:
+                self.written.append(str(path))
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker:
+            return
+        errors = sorted(self.usage_errors) + self.report_errors
+        write_summary(terminalreporter, self.records.values(), self.warnings(), self.written, errors)
+
+
+def _line(item: pytest.Item) -> int | None:
+    line = item.location[1]
+    return None if line is None else line + 1
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("dsession")
+
+
+def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Any) -> list[str]:
+    """Patterns that match no collected test although the run looked where they point.
+
+    A pattern anchored at a file or directory this run did not collect from
+    (``pytest tests/a.py`` with budgets for ``tests/b.py``) is out of scope,
+    not stale; one anchored at a path that does not exist is stale.
+    """
+    nodeids = list(nodeids)
+    stale = []
+    for entry in budget_file.entries:
+        if any(patterns.matches(entry.pattern, nodeid) for nodeid in nodeids):
+            continue
+        anchor = patterns.fixed_prefix(entry.pattern)
+        in_scope = not anchor or any(
+            nodeid == anchor or nodeid.startswith((anchor + "/", anchor + "::")) for nodeid in nodeids
+        )
+        if in_scope or not (rootpath / anchor).exists():
+            stale.append(entry.pattern)
+    return stale
+
+
+def write_summary(
+    terminal: Any,
+    records: Iterable[TestRecord],
+    warnings: list[str],
+    written: list[str],
+    errors: list[str],
+) -> None:
+    """The ``perf budget`` section: over-budget tests, warnings, reports, one closing line."""
+    records = sorted(records, key=lambda record: str(record["nodeid"]))
+    over = [record for record in records if is_over_budget(record)]
+    warned = [record for record in records if has_warnings(record)]
+    if not records and not warnings and not errors:
+        return
+    terminal.write_sep("-", "perf budget")
+    for record in over:
+        terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
+    for record in warned:
+        terminal.write_line(f"WARNING {record['nodeid']}: {_violations_text(record, 'warn')}", yellow=True)
+    for warning in warnings:
+        terminal.write_line(f"WARNING {warning}", yellow=True)
+    for error in errors:
+        terminal.write_line(f"ERROR {error}", red=True)
+    for path in written:
+        terminal.write_line(f"perf report written to {path}")
+    summary = json_report.summarize(records, len(warnings))
+    line = (
+        f"perf: {summary['measured']} measured, {summary['over_budget']} over budget, "
+        f"{summary['regressed']} regressed, {summary['improved']} improved"
+    )
+    if summary["warnings"]:
+        line += f", {summary['warnings']} warning{'s' * (summary['warnings'] > 1)}"
+    terminal.write_line(line, bold=True, red=bool(over), yellow=not over and bool(summary["warnings"]))
+
+
+def _violations_text(record: TestRecord, level: str) -> str:
+    return ", ".join(
+        violation_text(violation) for violation in record["violations"] if violation["level"] == level
+    )

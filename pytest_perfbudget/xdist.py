@@ -1,0 +1,39 @@
+"""pytest-xdist: the controller learns what workers found at collection and counts them.
+
+Per-test records need nothing here: they travel on the test reports, which
+xdist already sends to the controller. Registered only when xdist is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .session import PerfSession
+
+STALE_KEY = "perfbudget_stale_patterns"
+
+
+class XdistHooks:
+    def __init__(self, session: PerfSession) -> None:
+        self.session = session
+        self.nodes: set[str] = set()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        self.nodes.add(node.gateway.id)
+        self.session.workers = len(self.nodes)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Every worker collects the same tests: take the stale patterns the first one found."""
+        stale = getattr(node, "workeroutput", {}).get(STALE_KEY)
+        if stale is not None and not self.session.stale_patterns:
+            self.session.stale_patterns = list(stale)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self) -> None:
+        """On a worker: hand the stale patterns to the controller."""
+        if self.session.is_worker:
+            self.session.config.workeroutput[STALE_KEY] = self.session.stale_patterns  # type: ignore[attr-defined]
