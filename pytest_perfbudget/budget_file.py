@@ -7,12 +7,14 @@ for error messages and lets duplicate keys be refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import patterns
 from .budgets import (
     FILE_SETTINGS,
     BudgetError,
@@ -163,3 +165,24 @@ def load(path: str | Path, display: str | None = None) -> BudgetFile:
     except (OSError, UnicodeDecodeError) as error:
         raise BudgetFileError(f"{source}: cannot read the budget file: {error}") from None
     return parse(text, source)
+
+
+def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Path) -> list[str]:
+    """Patterns that match no collected test although the run looked where they point.
+
+    A pattern anchored at a file or directory this run did not collect from
+    (``pytest tests/a.py`` with budgets for ``tests/b.py``) is out of scope,
+    not stale; one anchored at a path that does not exist is stale.
+    """
+    nodeids = list(nodeids)
+    stale = []
+    for entry in budget_file.entries:
+        if any(patterns.matches(entry.pattern, nodeid) for nodeid in nodeids):
+            continue
+        anchor = patterns.fixed_prefix(entry.pattern)
+        in_scope = not anchor or any(
+            nodeid == anchor or nodeid.startswith((anchor + "/", anchor + "::")) for nodeid in nodeids
+        )
+        if in_scope or not (rootpath / anchor).exists():
+            stale.append(entry.pattern)
+    return stale

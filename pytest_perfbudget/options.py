@@ -27,8 +27,8 @@ class Options:
 
     @property
     def measures_everything(self) -> bool:
-        """A budget file or a report makes every test measured."""
-        return self.budget_file is not None or bool(self.reports)
+        """A budget file, a report or a baseline to compare with makes every test measured."""
+        return self.budget_file is not None or bool(self.reports) or self.baseline is not None
 
     def forced_settings(self) -> dict[str, Any]:
         """Settings the options impose on every test, over file and marker."""

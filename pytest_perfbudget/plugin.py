@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .marker import MARKER_HELP
 from .options import add_options, resolve
 from .recorder import Perf
 from .session import SESSION_KEY, PerfSession, perf_for
@@ -14,11 +15,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "perf_budget(**limits): performance budget of the test, e.g. "
-        "perf_budget(time='200ms', queries=3, memory='20MB'); keywords as in the budget file",
-    )
+    config.addinivalue_line("markers", MARKER_HELP)
     options = resolve(config)
     if options.mode == "off":
         return

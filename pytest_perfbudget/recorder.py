@@ -62,7 +62,8 @@ class Perf:
         self._current: Sample | None = None
         self._idle_log = QueryLog()
         self._idle_ops = 0
-        self.busy = False
+        self.busy = False  # running the rounds: nested calls of the test are not measured again
+        self.started = False  # the plugin began measuring this test
 
     # --- what tests use ---------------------------------------------------------
 

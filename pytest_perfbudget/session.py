@@ -9,22 +9,22 @@ test reports and writing report files).
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from . import patterns
-from .budget_file import BudgetFile, BudgetFileError
+from .budget_file import BudgetFile, BudgetFileError, stale_patterns
 from .budget_file import load as load_budget_file
-from .budgets import BudgetError, Fields, Settings, TestBudget, located, parse_fields, resolve
+from .budgets import Settings, TestBudget, resolve
 from .compare import BaselineError, baseline_section, load_baseline, tests_by_nodeid
-from .enforce import violation_text
 from .environment import describe
+from .marker import MARKER, marker_fields
 from .options import Options
 from .recorder import Perf, Plan
 from .reports import json_report, write_atomically
-from .results import REPORT_ATTRIBUTE, TestRecord, build_record, has_warnings, is_over_budget
+from .reports.terminal import write_summary
+from .results import REPORT_ATTRIBUTE, TestRecord, build_record
 from .runner import Verdict, judge, run_rounds
 from .sql import SqlInstrumentation
 
@@ -35,8 +35,6 @@ VERDICT_KEY = pytest.StashKey[Verdict]()
 USAGE_ERROR_KEY = pytest.StashKey[str]()
 USAGE_ERROR_ATTRIBUTE = "perfbudget_usage_error"
 
-MARKER = "perf_budget"
-
 
 def perf_for(item: pytest.Item) -> Perf:
     """The item's :class:`Perf`, created on first use (by the fixture or the first round)."""
@@ -45,27 +43,6 @@ def perf_for(item: pytest.Item) -> Perf:
         perf = Perf(item.nodeid, item.stash.get(PLAN_KEY, None))
         item.stash[PERF_KEY] = perf
     return perf
-
-
-def marker_fields(item: pytest.Item) -> Fields | None:
-    """The item's ``perf_budget`` markers, farthest (module, class) first, closest last."""
-    markers = list(item.iter_markers(MARKER))
-    if not markers:
-        return None
-    limits: dict[str, Any] = {}
-    settings: dict[str, Any] = {}
-    for mark in reversed(markers):
-        if mark.args:
-            raise pytest.UsageError(
-                f"{item.nodeid}: perf_budget marker takes keyword arguments only, such as time='200ms'"
-            )
-        try:
-            fields = parse_fields(located(mark.kwargs), source="marker")
-        except BudgetError as error:
-            raise pytest.UsageError(f"{item.nodeid}: perf_budget marker: {error.message}") from None
-        limits.update(fields.limits)
-        settings.update(fields.settings)
-    return Fields(limits, settings)
 
 
 class PerfSession:
@@ -182,7 +159,7 @@ class PerfSession:
             return (yield)
         call_again = functools.partial(pyfuncitem.ihook.pytest_pyfunc_call, pyfuncitem=pyfuncitem)
         self.sql.ensure_installed()
-        perf.busy = True
+        perf.busy = perf.started = True
         try:
             for _ in range(plan.budget.settings.warmup):
                 perf.run_unmeasured(call_again)
@@ -211,16 +188,18 @@ class PerfSession:
             setattr(report, USAGE_ERROR_ATTRIBUTE, item.stash[USAGE_ERROR_KEY])
         if call.when == "call":
             plan = item.stash.get(PLAN_KEY, None)
-            if plan is not None:
-                verdict = item.stash.get(VERDICT_KEY, None)
-                setattr(
-                    report,
-                    REPORT_ATTRIBUTE,
-                    build_record(
-                        item.nodeid, (item.location[0], _line(item)), report.outcome, plan.budget, verdict
-                    ),
+            perf = item.stash.get(PERF_KEY, None)
+            # Items pytest does not call through pytest_pyfunc_call (unittest, doctest) are not measured.
+            if plan is not None and perf is not None and perf.started:
+                record = build_record(
+                    item.nodeid,
+                    (item.location[0], _line(item)),
+                    report.outcome,
+                    plan.budget,
+                    item.stash.get(VERDICT_KEY, None),
                 )
-            if PERF_KEY in item.stash:
+                setattr(report, REPORT_ATTRIBUTE, record)
+            if perf is not None:
                 del item.stash[PERF_KEY]  # free the samples; the record has what is kept
         return report
 
@@ -297,64 +276,3 @@ def _line(item: pytest.Item) -> int | None:
 
 def _is_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
-
-
-def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Any) -> list[str]:
-    """Patterns that match no collected test although the run looked where they point.
-
-    A pattern anchored at a file or directory this run did not collect from
-    (``pytest tests/a.py`` with budgets for ``tests/b.py``) is out of scope,
-    not stale; one anchored at a path that does not exist is stale.
-    """
-    nodeids = list(nodeids)
-    stale = []
-    for entry in budget_file.entries:
-        if any(patterns.matches(entry.pattern, nodeid) for nodeid in nodeids):
-            continue
-        anchor = patterns.fixed_prefix(entry.pattern)
-        in_scope = not anchor or any(
-            nodeid == anchor or nodeid.startswith((anchor + "/", anchor + "::")) for nodeid in nodeids
-        )
-        if in_scope or not (rootpath / anchor).exists():
-            stale.append(entry.pattern)
-    return stale
-
-
-def write_summary(
-    terminal: Any,
-    records: Iterable[TestRecord],
-    warnings: list[str],
-    written: list[str],
-    errors: list[str],
-) -> None:
-    """The ``perf budget`` section: over-budget tests, warnings, reports, one closing line."""
-    records = sorted(records, key=lambda record: str(record["nodeid"]))
-    over = [record for record in records if is_over_budget(record)]
-    warned = [record for record in records if has_warnings(record)]
-    if not records and not warnings and not errors:
-        return
-    terminal.write_sep("-", "perf budget")
-    for record in over:
-        terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
-    for record in warned:
-        terminal.write_line(f"WARNING {record['nodeid']}: {_violations_text(record, 'warn')}", yellow=True)
-    for warning in warnings:
-        terminal.write_line(f"WARNING {warning}", yellow=True)
-    for error in errors:
-        terminal.write_line(f"ERROR {error}", red=True)
-    for path in written:
-        terminal.write_line(f"perf report written to {path}")
-    summary = json_report.summarize(records, len(warnings))
-    line = (
-        f"perf: {summary['measured']} measured, {summary['over_budget']} over budget, "
-        f"{summary['regressed']} regressed, {summary['improved']} improved"
-    )
-    if summary["warnings"]:
-        line += f", {summary['warnings']} warning{'s' * (summary['warnings'] > 1)}"
-    terminal.write_line(line, bold=True, red=bool(over), yellow=not over and bool(summary["warnings"]))
-
-
-def _violations_text(record: TestRecord, level: str) -> str:
-    return ", ".join(
-        violation_text(violation) for violation in record["violations"] if violation["level"] == level
-    )

@@ -1,0 +1,50 @@
+"""The ``perf budget`` section of pytest's terminal summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..enforce import violation_text
+from ..results import TestRecord, has_warnings, is_over_budget
+from . import json_report
+
+
+def write_summary(
+    terminal: Any,
+    records: Iterable[TestRecord],
+    warnings: list[str],
+    written: list[str],
+    errors: list[str],
+) -> None:
+    """The ``perf budget`` section: over-budget tests, warnings, reports, one closing line."""
+    records = sorted(records, key=lambda record: str(record["nodeid"]))
+    over = [record for record in records if is_over_budget(record)]
+    warned = [record for record in records if has_warnings(record)]
+    if not records and not warnings and not errors:
+        return
+    terminal.write_sep("-", "perf budget")
+    for record in over:
+        terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
+    for record in warned:
+        terminal.write_line(f"WARNING {record['nodeid']}: {_violations_text(record, 'warn')}", yellow=True)
+    for warning in warnings:
+        terminal.write_line(f"WARNING {warning}", yellow=True)
+    for error in errors:
+        terminal.write_line(f"ERROR {error}", red=True)
+    for path in written:
+        terminal.write_line(f"perf report written to {path}")
+    summary = json_report.summarize(records, len(warnings))
+    line = (
+        f"perf: {summary['measured']} measured, {summary['over_budget']} over budget, "
+        f"{summary['regressed']} regressed, {summary['improved']} improved"
+    )
+    if summary["warnings"]:
+        line += f", {summary['warnings']} warning{'s' * (summary['warnings'] > 1)}"
+    terminal.write_line(line, bold=True, red=bool(over), yellow=not over and bool(summary["warnings"]))
+
+
+def _violations_text(record: TestRecord, level: str) -> str:
+    return ", ".join(
+        violation_text(violation) for violation in record["violations"] if violation["level"] == level
+    )
