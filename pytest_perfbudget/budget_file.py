@@ -47,25 +47,64 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _to_located(node: yaml.Node, loader: yaml.SafeLoader) -> Located:
-    """Turn a node into ``(value, line)``; mappings hold located values by key."""
-    if isinstance(node, yaml.MappingNode):
+MAX_NODES = 100_000  # aliases can expand a small file exponentially ("billion laughs")
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+class _Walker:
+    """Turns composed nodes into ``(value, line)`` pairs; mappings hold located values by key."""
+
+    def __init__(self) -> None:
+        self.loader = yaml.SafeLoader("")
+        self.nodes = 0
+
+    def located(self, node: yaml.Node) -> Located:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise BudgetError(f"the file expands to more than {MAX_NODES} values (aliases?)")
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            raise BudgetError(f"unsupported YAML value: tag '{node.tag}'", _line(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node), _line(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.located(item) for item in node.value], _line(node)
+        return self.scalar(node), _line(node)
+
+    def _mapping(self, node: yaml.MappingNode) -> dict[Any, Located]:
         mapping: dict[Any, Located] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise BudgetError("keys must be plain words or quoted patterns", _line(key_node))
-            key = loader.construct_object(key_node, deep=True)
+            key = self.scalar(key_node)
             if key in mapping:
                 raise BudgetError(f"duplicate key '{key}' (first on line {mapping[key][1]})", _line(key_node))
-            mapping[key] = (*_to_located(value_node, loader)[:1], _line(key_node))
-        return mapping, _line(node)
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_located(item, loader) for item in node.value], _line(node)
-    return loader.construct_object(node, deep=True), _line(node)
+            mapping[key] = (self.located(value_node)[0], _line(key_node))
+        return mapping
+
+    def scalar(self, node: yaml.Node) -> Any:
+        """A scalar by the safe loader's rules; a bad explicit tag (``!!int abc``) is an error."""
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as error:
+            raise BudgetError(f"unsupported YAML value: {error.problem}", _line(node)) from None
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
+            raise BudgetError(f"cannot read {node.value!r} as tagged '{node.tag}'", _line(node)) from None
+        try:
+            hash(value)
+        except TypeError:
+            raise BudgetError(f"unsupported YAML value {node.value!r}", _line(node)) from None
+        return value
+
+    def close(self) -> None:
+        self.loader.dispose()
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:  # the reader refuses control characters up front
+        line_number = text[: error.position].count("\n") + 1
+        raise BudgetFileError(f"{source}:{line_number}: not valid YAML: {error.reason}") from None
     try:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -91,18 +130,13 @@ def _parse(text: str, source: str) -> BudgetFile:
     node = _compose(text, source)
     if node is None:
         raise BudgetError("the file is empty; it needs at least 'version: 1'")
-    loader = yaml.SafeLoader("")
+    walker = _Walker()
     try:
-        document, line = _to_located(node, loader)
+        document, line = walker.located(node)
     except RecursionError:
         raise BudgetError("a YAML alias refers to itself or nests too deeply") from None
-    except yaml.constructor.ConstructorError as error:
-        mark = error.problem_mark
-        raise BudgetError(
-            f"unsupported YAML value: {error.problem}", mark.line + 1 if mark else None
-        ) from None
     finally:
-        loader.dispose()
+        walker.close()
     if not isinstance(document, dict):
         raise BudgetError("the top level must be a mapping with 'version', 'settings' and 'budgets'", line)
     for key, (_, key_line) in document.items():
@@ -120,7 +154,7 @@ def _check_version(raw: Located | None, line: int | None) -> None:
     if raw is None:
         raise BudgetError("missing 'version: 1'", line)
     version, version_line = raw
-    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise BudgetError(f"unsupported version {version!r}; this plugin reads version 1", version_line)
 
 

@@ -1,7 +1,7 @@
 """Budget patterns: globs over pytest node ids.
 
-``*`` matches any run of characters but ``/``, ``**`` anything, ``?`` one
-character; everything else, ``[`` and ``]`` included, is literal. A pattern
+``*`` matches any run of characters but ``/``, ``**`` anything (``**/``
+also no directory at all), ``?`` one character; everything else, ``[`` and ``]`` included, is literal. A pattern
 also matches every test below what it names: a directory, a module, a class
 or a test function with all its parametrizations.
 """
@@ -20,7 +20,10 @@ def _compile(pattern: str) -> re.Pattern[str]:
     parts: list[str] = []
     index = 0
     while index < len(pattern):
-        if pattern.startswith("**", index):
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")  # any directories, none included: **/test_x.py matches at the root
+            index += 3
+        elif pattern.startswith("**", index):
             parts.append(".*")
             index += 2
         elif pattern[index] == "*":

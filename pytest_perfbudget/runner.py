@@ -40,12 +40,16 @@ def run_rounds(perf: Perf, plan: Plan, call: Callable[[], Any], first_round_done
         perf.run_round(call, rss=plan.measure_rss and not perf.measurement.rounds)
 
 
-def judge(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Verdict:
-    """Judge the test; while a noisy limit is broken, re-measure up to ``retries`` times."""
+def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
+    """Judge the test; while a noisy limit is broken, re-measure up to ``retries`` times.
+
+    ``call`` runs the test again; without one (a unittest or doctest item) nothing is re-measured.
+    """
     verdict = _evaluate(perf, plan)
     settings = plan.budget.settings
     while (
-        any(violation.noisy for violation in verdict.violations)
+        call is not None
+        and any(violation.noisy for violation in verdict.violations)
         and perf.measurement.retries_used < settings.retries
     ):
         perf.restart_timing()

@@ -9,6 +9,7 @@ test reports and writing report files).
 from __future__ import annotations
 
 import functools
+import unittest
 from collections.abc import Generator
 from typing import Any
 
@@ -139,9 +140,15 @@ class PerfSession:
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.budget_file is not None and (self.collected or not _is_controller(self.config)):
+        if self.budget_file is not None and self._judges_staleness():
             self.stale_patterns = stale_patterns(self.budget_file, self.collected, self.config.rootpath)
         self.collected = []
+
+    def _judges_staleness(self) -> bool:
+        """Not on the xdist controller (it collects nothing), nor when tests were picked by node id."""
+        if _is_controller(self.config):
+            return False
+        return not any("::" in argument for argument in self.config.args)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -153,6 +160,7 @@ class PerfSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        """A test function: warm-up, rounds and re-measurements all call it through this hook."""
         plan = pyfuncitem.stash.get(PLAN_KEY, None)
         perf = perf_for(pyfuncitem) if plan is not None else None
         if perf is None or plan is None or perf.busy:
@@ -174,10 +182,32 @@ class PerfSession:
             verdict = judge(perf, plan, call_again)
         finally:
             perf.busy = False
-        pyfuncitem.stash[VERDICT_KEY] = verdict
-        if verdict.failing:
-            pytest.fail(verdict.message(pyfuncitem.nodeid), pytrace=False)
+        self._conclude(pyfuncitem, verdict)
         return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Items pytest runs without pytest_pyfunc_call (unittest, doctest): one measured call."""
+        plan = item.stash.get(PLAN_KEY, None)
+        if plan is None or _calls_pyfunc(item):
+            return (yield)
+        perf = perf_for(item)
+        self.sql.ensure_installed()
+        perf.started = True
+        meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
+        try:
+            yield
+        except BaseException:
+            perf.abandon(meter)
+            raise
+        perf.finish(meter)
+        self._conclude(item, judge(perf, plan, None))
+        return None
+
+    def _conclude(self, item: pytest.Item, verdict: Verdict) -> None:
+        item.stash[VERDICT_KEY] = verdict
+        if verdict.failing:
+            pytest.fail(verdict.message(item.nodeid), pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -244,10 +274,13 @@ class PerfSession:
         )
 
     @pytest.hookimpl
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.usage_errors:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
         if self.is_worker or not self.options.reports:
+            return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
         report = json_report.document(
             self.environment(), self.records.values(), self.warnings(), self.baseline_section()
@@ -258,6 +291,8 @@ class PerfSession:
                 write_atomically(path, text)
             except OSError as error:
                 self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
             else:
                 self.written.append(str(path))
 
@@ -272,6 +307,13 @@ class PerfSession:
 def _line(item: pytest.Item) -> int | None:
     line = item.location[1]
     return None if line is None else line + 1
+
+
+def _calls_pyfunc(item: pytest.Item) -> bool:
+    """True for test functions; unittest methods and doctests run their own way."""
+    if not isinstance(item, pytest.Function):
+        return False
+    return item.cls is None or not issubclass(item.cls, unittest.TestCase)
 
 
 def _is_controller(config: pytest.Config) -> bool:

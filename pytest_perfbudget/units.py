@@ -48,7 +48,10 @@ def _is_number(value: object) -> bool:
 def _split(value: object, what: str) -> tuple[float, str | None]:
     """Split ``"200 ms"`` into ``(200.0, "ms")``; a bare number has no unit."""
     if _is_number(value):
-        number = float(value)  # type: ignore[arg-type]
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise ValueError(f"{what} is too large") from None
         unit = None
     elif isinstance(value, str):
         if value.strip().startswith("-"):

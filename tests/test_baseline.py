@@ -36,7 +36,9 @@ def _baseline_run(run: Runner, sleep: float) -> None:
 def test_a_regression_beyond_tolerance_fails_the_test(suite: Runner) -> None:
     _baseline_run(suite, 0.005)
     (suite.pytester.path / "sleep.txt").write_text("0.05")
-    result = suite("--perf-budget", "budgets.yml", "--perf-baseline", "base.json", "--perf-report", "out.json")
+    result = suite(
+        "--perf-budget", "budgets.yml", "--perf-baseline", "base.json", "--perf-report", "out.json"
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -57,7 +59,9 @@ def test_a_regression_beyond_tolerance_fails_the_test(suite: Runner) -> None:
 def test_an_improvement_is_reported_and_passes(suite: Runner) -> None:
     _baseline_run(suite, 0.05)
     (suite.pytester.path / "sleep.txt").write_text("0.005")
-    result = suite("--perf-budget", "budgets.yml", "--perf-baseline", "base.json", "--perf-report", "out.json")
+    result = suite(
+        "--perf-budget", "budgets.yml", "--perf-baseline", "base.json", "--perf-report", "out.json"
+    )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["perf: 2 measured, 0 over budget, 0 regressed, 1 improved"])
     assert suite.record("test_suite.py::test_sleepy")["baseline"]["time"]["improved"] is True
@@ -67,7 +71,14 @@ def test_warn_mode_reports_a_regression_without_failing(suite: Runner) -> None:
     _baseline_run(suite, 0.005)
     (suite.pytester.path / "sleep.txt").write_text("0.05")
     result = suite(
-        "--perf-budget", "budgets.yml", "--perf-baseline", "base.json", "--perf-mode", "warn", "--perf-report", "out.json"
+        "--perf-budget",
+        "budgets.yml",
+        "--perf-baseline",
+        "base.json",
+        "--perf-mode",
+        "warn",
+        "--perf-report",
+        "out.json",
     )
     result.assert_outcomes(passed=2)
     assert suite.record("test_suite.py::test_sleepy")["violations"][0]["level"] == "warn"

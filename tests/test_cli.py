@@ -1,0 +1,96 @@
+"""``perfbudget check``: validate a budget file without running tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_perfbudget.cli import main
+
+GOOD = """\
+version: 1
+settings:
+  rounds: 3
+budgets:
+  "**":
+    time: 2s
+  "tests/test_orders.py::test_list_orders":
+    queries: 3
+"""
+
+BAD = """\
+version: 1
+budgets:
+  "**":
+    time: 2s
+    querys: 3
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "good.yml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.yml").write_text(BAD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_a_good_file(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "good.yml"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "good.yml: ok (2 patterns)"
+    assert err == ""
+
+
+def test_check_a_bad_file(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "bad.yml"]) == 4
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip().endswith("bad.yml:5: unknown metric 'querys' (did you mean 'queries'?)")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_check_a_missing_file(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "missing.yml"]) == 4
+    _, err = capsys.readouterr()
+    assert err.strip().endswith("missing.yml: budget file not found")
+
+
+def test_check_an_odd_file(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (files / "odd.yml").write_text("version: !!int abc\n", encoding="utf-8")
+    assert main(["check", "odd.yml"]) == 4
+    _, err = capsys.readouterr()
+    assert "odd.yml:1: " in err
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out, _ = capsys.readouterr()
+    assert "usage: perfbudget" in out
+    assert "check" in out
+    assert main(["check", "--help"]) == 0
+    out, _ = capsys.readouterr()
+    assert "FILE" in out
+
+
+def test_no_command_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    _, err = capsys.readouterr()
+    assert "usage: perfbudget" in err
+
+
+def test_the_console_script(files: Path) -> None:
+    script = Path(sys.executable).with_name("perfbudget")
+    if not script.exists():
+        pytest.skip(f"no perfbudget script next to {sys.executable}")
+    good = subprocess.run([str(script), "check", "good.yml"], capture_output=True, text=True, check=False)
+    assert (good.returncode, good.stdout.strip()) == (0, "good.yml: ok (2 patterns)")
+    bad = subprocess.run([str(script), "check", "bad.yml"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 4
+    assert bad.stdout == ""
+    assert "bad.yml:5: unknown metric 'querys' (did you mean 'queries'?)" in bad.stderr
+    assert "Traceback" not in bad.stderr

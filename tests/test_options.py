@@ -1,0 +1,216 @@
+"""Options and ini keys: precedence, paths, usage errors, and budget-file errors end to end."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Runner
+
+ONE_TEST = """
+def test_a():
+    pass
+"""
+
+
+def rounds_measured(run: Runner) -> int:
+    return len(run.record("test_one.py::test_a")["metrics"]["time"]["rounds"])
+
+
+def test_rounds_precedence_command_line_over_ini_over_file(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial.budgets("version: 1\nsettings:\n  rounds: 2\nbudgets:\n  '**': {time: 5s}\n")
+    args = ("--perf-budget", "budgets.yml", "--perf-report", "out.json")
+
+    run_serial(*args).assert_outcomes(passed=1)
+    assert rounds_measured(run_serial) == 2
+
+    run_serial.pytester.makeini("[pytest]\nperf_rounds = 3\n")
+    run_serial(*args).assert_outcomes(passed=1)
+    assert rounds_measured(run_serial) == 3
+
+    run_serial(*args, "--perf-rounds", "4").assert_outcomes(passed=1)
+    assert rounds_measured(run_serial) == 4
+
+
+def test_perf_rounds_overrides_entries_and_markers(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(
+        test_one="""
+        import pytest
+
+        @pytest.mark.perf_budget(rounds=5)
+        def test_a():
+            pass
+        """
+    )
+    run_serial.budgets("version: 1\nbudgets:\n  '**': {rounds: 7}\n")
+    run_serial("--perf-budget", "budgets.yml", "--perf-report", "out.json").assert_outcomes(passed=1)
+    assert rounds_measured(run_serial) == 5
+    run_serial(
+        "--perf-budget", "budgets.yml", "--perf-report", "out.json", "--perf-rounds", "2"
+    ).assert_outcomes(passed=1)
+    assert rounds_measured(run_serial) == 2
+
+
+def test_ini_paths_are_relative_to_the_ini_file(run_serial: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester = run_serial.pytester
+    pytester.makeini(
+        """
+        [pytest]
+        perf_budget = perf/budgets.yml
+        perf_report =
+            perf/out.json
+            perf/copy.json
+        """
+    )
+    (pytester.path / "perf").mkdir()
+    (pytester.path / "perf" / "budgets.yml").write_text(
+        "version: 1\nsettings: {retries: 0}\nbudgets:\n  tests/test_one.py::test_slow: {time: 1ns}\n",
+        encoding="utf-8",
+    )
+    tests = pytester.mkpydir("tests")
+    (tests / "test_one.py").write_text(
+        "import time\n\ndef test_slow():\n    time.sleep(0.01)\n\ndef test_fast():\n    pass\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tests)
+    result = run_serial()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["  time * > 1ns *(perf/budgets.yml: tests/test_one.py::test_slow)"])
+    original = run_serial.report("perf/out.json")
+    assert original == run_serial.report("perf/copy.json")
+    assert sorted(test["nodeid"] for test in original["tests"]) == [
+        "tests/test_one.py::test_fast",
+        "tests/test_one.py::test_slow",
+    ]
+
+
+def test_the_command_line_report_replaces_the_ini_reports(run_serial: Runner) -> None:
+    run_serial.pytester.makeini("[pytest]\nperf_report = ini.json\n")
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial("--perf-report", "a.json", "--perf-report", "b.json").assert_outcomes(passed=1)
+    assert run_serial.report("a.json") == run_serial.report("b.json")
+    assert run_serial.report("a.json")["tests"][0]["nodeid"] == "test_one.py::test_a"
+    assert not (run_serial.pytester.path / "ini.json").exists()
+
+
+def test_perf_budget_from_the_ini_file_and_the_command_line(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one="import time\n\ndef test_a():\n    time.sleep(0.01)\n")
+    run_serial.budgets("version: 1\nsettings: {retries: 0}\nbudgets:\n  '**': {time: 1ns}\n", name="strict")
+    run_serial.budgets("version: 1\nbudgets:\n  '**': {time: 5s}\n", name="relaxed")
+    run_serial.pytester.makeini("[pytest]\nperf_budget = strict.yml\n")
+    run_serial().assert_outcomes(failed=1)
+    run_serial("--perf-budget", "relaxed.yml").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("perf_mode = loud", "*perf_mode*loud*"),
+        ("perf_rounds = many", "*perf_rounds*many*"),
+        ("perf_rounds = 0", "*perf_rounds*0*"),
+        ("perf_budget = missing.yml", "*missing.yml: budget file not found*"),
+    ],
+    ids=["mode", "rounds-word", "rounds-zero", "missing-budget-file"],
+)
+def test_bad_ini_values_are_usage_errors(run_serial: Runner, ini: str, message: str) -> None:
+    run_serial.pytester.makeini(f"[pytest]\n{ini}\n")
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    result = run_serial()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in run_serial.output(result)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--perf-mode", "loud"),
+        ("--perf-rounds", "0"),
+        ("--perf-rounds", "many"),
+        ("--perf-report", "report.txt"),
+        ("--perf-report", "report"),
+    ],
+    ids=["mode", "rounds-zero", "rounds-word", "txt-report", "no-suffix"],
+)
+def test_bad_options_are_usage_errors(run_serial: Runner, args: tuple[str, str]) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    result = run_serial(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert args[1] in "\n".join(result.errlines)
+    assert "Traceback" not in run_serial.output(result)
+    assert not list(run_serial.pytester.path.glob("report*"))
+
+
+def test_the_options_are_documented_in_help(run_serial: Runner) -> None:
+    result = run_serial("--help")
+    result.stdout.fnmatch_lines(["*performance budgets (pytest-perfbudget)*"])
+    for option in (
+        "--perf-budget",
+        "--perf-report",
+        "--perf-baseline",
+        "--perf-mode",
+        "--perf-rounds",
+        "--perf-memory",
+    ):
+        result.stdout.fnmatch_lines([f"*{option}*"])
+    for key in ("perf_budget", "perf_report", "perf_baseline", "perf_mode", "perf_rounds", "perf_memory"):
+        result.stdout.fnmatch_lines([f"  {key} *"])
+
+
+# --- budget-file errors end to end ---------------------------------------------------------
+
+BAD_FILE = """\
+version: 1
+budgets:
+  "**":
+    time: 2s
+    querys: 3
+"""
+
+
+def test_a_bad_budget_file_is_a_usage_error(run: Runner) -> None:
+    run.pytester.makepyfile(test_one=ONE_TEST)
+    run.pytester.path.joinpath("bad.yml").write_text(BAD_FILE, encoding="utf-8")
+    result = run("--perf-budget", "bad.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: bad.yml:5: unknown metric 'querys' (did you mean 'queries'?)"])
+    text = run.output(result)
+    assert "Traceback" not in text
+    assert "passed" not in text  # before any test runs
+
+
+def test_a_missing_budget_file_is_a_usage_error(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    result = run_serial("--perf-budget", "nowhere/budgets.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: nowhere/budgets.yml: budget file not found"])
+    assert "Traceback" not in run_serial.output(result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: !!int abc\n",
+        "version: 1\nbudgets: &a {x: *a}\n",
+        "version: 1\x1f\n",
+        "version: 1\nbudgets:\n  '**':\n    memory: " + "9" * 400 + "\n",
+    ],
+    ids=["bad-tag", "recursive-alias", "control-character", "huge-number"],
+)
+def test_an_odd_budget_file_is_a_usage_error_not_a_crash(run_serial: Runner, text: str) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial.pytester.path.joinpath("odd.yml").write_text(text, encoding="utf-8")
+    result = run_serial("--perf-budget", "odd.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: odd.yml*: *"])
+    assert "Traceback" not in run_serial.output(result)
+    assert "INTERNALERROR" not in run_serial.output(result)
+
+
+def test_the_budget_file_is_not_read_when_perf_is_off(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial.pytester.path.joinpath("bad.yml").write_text(BAD_FILE, encoding="utf-8")
+    run_serial("--perf-budget", "bad.yml", "--perf-mode", "off").assert_outcomes(passed=1)
