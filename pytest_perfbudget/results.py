@@ -60,6 +60,8 @@ def build_record(
         record["slowest_statement"] = metrics.slowest_statement
     if verdict.retries_used:
         record["retries"] = verdict.retries_used
+    if verdict.tracer is not None:
+        record["timings_not_judged"] = verdict.tracer
     if verdict.changes:
         record["baseline"] = {change.metric: change.to_json() for change in verdict.changes}
     if verdict.block_metrics:

@@ -11,6 +11,7 @@ from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
 from .metrics import Metrics, compute
 from .recorder import Perf, Plan
+from .tracing import active_tracer
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Verdict:
     block_metrics: dict[str, Metrics] = field(default_factory=dict)
     retries_used: int = 0
     changes: list[Change] = field(default_factory=list)  # against the baseline
+    tracer: str | None = None  # timings were not judged because this tracer was active
 
     @property
     def failing(self) -> bool:
@@ -45,7 +47,8 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
 
     ``call`` runs the test again; without one (a unittest or doctest item) nothing is re-measured.
     """
-    verdict = _evaluate(perf, plan)
+    tracer = active_tracer()
+    verdict = _evaluate(perf, plan, tracer)
     settings = plan.budget.settings
     while (
         call is not None
@@ -54,11 +57,12 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     ):
         perf.restart_timing()
         run_rounds(perf, plan, call, first_round_done=False)
-        verdict = _evaluate(perf, plan)
+        verdict = _evaluate(perf, plan, tracer)
     return verdict
 
 
-def _evaluate(perf: Perf, plan: Plan) -> Verdict:
+def _evaluate(perf: Perf, plan: Plan, tracer: str | None) -> Verdict:
+    """Every broken limit; under a tracer, timings are slowed down and never judged."""
     settings = plan.budget.settings
     measurement = perf.measurement
     metrics = _metrics(measurement.rounds, measurement.traced, plan, settings.statistic)
@@ -87,7 +91,9 @@ def _evaluate(perf: Perf, plan: Plan) -> Verdict:
         violations += evaluate(
             limits, block_metrics[name], default_statistic=statistic, level=level, block=name
         )
-    return Verdict(metrics, violations, block_metrics, measurement.retries_used, changes)
+    if tracer is not None:
+        violations = [violation for violation in violations if not violation.noisy]
+    return Verdict(metrics, violations, block_metrics, measurement.retries_used, changes, tracer)
 
 
 def _metrics(rounds: list[Sample], traced: Sample | None, plan: Plan, statistic: str) -> Metrics:

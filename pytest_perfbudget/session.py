@@ -252,6 +252,14 @@ class PerfSession:
         warnings = [
             f"stale budget: pattern '{pattern}' matches no collected test" for pattern in self.stale_patterns
         ]
+        tracers = sorted(
+            {str(r["timings_not_judged"]) for r in self.records.values() if "timings_not_judged" in r}
+        )
+        if tracers:
+            warnings.append(
+                f"time budgets not judged: a tracer was active ({', '.join(tracers)}); "
+                "counts and memory were still enforced"
+            )
         if self.baseline_warning is not None:
             warnings.append(self.baseline_warning)
         differences = self.baseline_section()

@@ -613,3 +613,39 @@ def test_unittest_and_doctest_items_are_measured_once(run: Runner) -> None:
     assert len(slow["metrics"]["time"]["rounds"]) == 1  # no repeated calls outside test functions
     assert "retries" not in slow
     assert run.record("test_legacy.py::test_legacy.documented")["outcome"] == "passed"
+
+
+def test_time_budgets_are_not_judged_under_a_tracer(run: Runner) -> None:
+    run.pytester.makeconftest(
+        """
+        import sys
+        import pytest
+
+        def _tracer(frame, event, arg):
+            return None
+
+        @pytest.fixture(autouse=True)
+        def traced():
+            sys.settrace(_tracer)
+            yield
+            sys.settrace(None)
+        """
+    )
+    run.pytester.makepyfile(
+        test_traced="""
+        import time
+        import pytest
+
+        @pytest.mark.perf_budget(time="1ms", memory="1kB")
+        def test_slow_and_big():
+            time.sleep(0.02)
+            data = [0] * 100_000
+        """
+    )
+    result = run("--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["  memory * > 1kB *", "WARNING time budgets not judged: a tracer was active (conftest)*"]
+    )
+    assert "  time " not in result.stdout.str()
+    assert run.record("test_traced.py::test_slow_and_big")["timings_not_judged"] == "conftest"
