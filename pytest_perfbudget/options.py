@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from .reports import REPORT_SUFFIXES
+
 MODES = ("enforce", "warn", "off")
-REPORT_SUFFIXES = (".json",)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         action="append",
         default=[],
-        help="write a report; the format follows the suffix (.json). Repeatable",
+        help="write a report; the format follows the suffix: .json, .md or .html. Repeatable",
     )
     group.addoption("--perf-baseline", metavar="PATH", help="JSON report of an earlier run to compare with")
     group.addoption(

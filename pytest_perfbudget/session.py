@@ -9,6 +9,7 @@ test reports and writing report files).
 from __future__ import annotations
 
 import functools
+import os
 import unittest
 from collections.abc import Generator
 from typing import Any
@@ -23,7 +24,8 @@ from .environment import describe
 from .marker import MARKER, marker_fields
 from .options import Options
 from .recorder import Perf, Plan
-from .reports import json_report, write_atomically
+from .reports import github, json_report, junit, write_atomically
+from .reports import render as render_report
 from .reports.terminal import write_summary
 from .results import REPORT_ATTRIBUTE, TestRecord, build_record
 from .runner import Verdict, judge, run_rounds
@@ -72,6 +74,7 @@ class PerfSession:
         self.report_errors: list[str] = []
         self.usage_errors: set[str] = set()  # bad markers found by xdist workers
         self._environment: dict[str, Any] | None = None
+        self._document: dict[str, Any] | None = None
         self.sql = SqlInstrumentation(config.rootpath, options.call_site_exclude)
 
     @classmethod
@@ -229,6 +232,8 @@ class PerfSession:
                     item.stash.get(VERDICT_KEY, None),
                 )
                 setattr(report, REPORT_ATTRIBUTE, record)
+                if getattr(self.config.option, "xmlpath", None):  # --junitxml reads them at teardown
+                    item.user_properties.extend(junit.properties(record))
             if perf is not None:
                 del item.stash[PERF_KEY]  # free the samples; the record has what is kept
         return report
@@ -285,24 +290,37 @@ class PerfSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.usage_errors:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
-        if self.is_worker or not self.options.reports:
+        if self.is_worker:
+            return
+        step_summary = github.step_summary_path(os.environ)
+        if not self.options.reports and step_summary is None:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
-        report = json_report.document(
-            self.environment(), self.records.values(), self.warnings(), self.baseline_section()
-        )
-        text = json_report.render(report)
+        document = self.document()
         for path in self.options.reports:
             try:
-                write_atomically(path, text)
+                write_atomically(path, render_report(path.suffix, document, self.baseline))
             except OSError as error:
                 self.report_errors.append(f"could not write {path}: {error.strerror or error}")
-                if session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
             else:
                 self.written.append(str(path))
+        if step_summary is not None and self.records:
+            try:
+                github.append_step_summary(step_summary, render_report(".md", document, self.baseline))
+            except OSError as error:
+                self.report_errors.append(f"could not write {step_summary}: {error.strerror or error}")
+        if self.report_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR  # CI must notice a missing report
+
+    def document(self) -> dict[str, Any]:
+        """The JSON report document, which every other report is rendered from."""
+        if self._document is None:
+            self._document = json_report.document(
+                self.environment(), self.records.values(), self.warnings(), self.baseline_section()
+            )
+        return self._document
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -310,6 +328,9 @@ class PerfSession:
             return
         errors = sorted(self.usage_errors) + self.report_errors
         write_summary(terminalreporter, self.records.values(), self.warnings(), self.written, errors)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for annotation in github.annotations(self.document()):
+                terminalreporter.write_line(annotation)
 
 
 def _line(item: pytest.Item) -> int | None:

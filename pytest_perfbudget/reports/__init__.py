@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -23,3 +24,21 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+REPORT_SUFFIXES = (".json", ".md", ".html")
+
+
+def render(suffix: str, document: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The report in the format its file suffix names; renderers are imported when used."""
+    if suffix == ".md":
+        from . import markdown
+
+        return markdown.render(document, before=before)
+    if suffix == ".html":
+        from . import html
+
+        return html.render(document, before=before)
+    from . import json_report
+
+    return json_report.render(document)

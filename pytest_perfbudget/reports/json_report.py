@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..results import TestRecord, has_warnings, is_improved, is_over_budget, is_regressed
@@ -43,4 +43,22 @@ def document(
 
 
 def render(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    """The report with one test per line.
+
+    Each test goes through the C encoder on its own: several times faster, and
+    a fraction of the memory, of ``indent=`` for 100,000 tests; and a diff of
+    two reports shows one line per changed test.
+    """
+    head = {key: value for key, value in report.items() if key != "tests"}
+    tests = [
+        json.dumps(test, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        for test in report.get("tests", [])
+    ]
+    return render_lines(head, tests)
+
+
+def render_lines(head: Mapping[str, Any], tests: Sequence[str]) -> str:
+    """A report document: ``head`` indented as usual, then ``tests`` (JSON texts) one per line."""
+    text = json.dumps(dict(head), indent=1, ensure_ascii=False, allow_nan=False)
+    opening = text[: -len("\n}")] + (',\n "tests": [\n' if head else '\n "tests": [\n')
+    return opening + ",\n".join(tests) + ("\n ]\n}\n" if tests else " ]\n}\n")

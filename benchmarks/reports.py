@@ -1,0 +1,199 @@
+"""How fast the reports are for a large suite: 100,000 synthetic test records.
+
+Run it from the repository root (it prints figures and asserts nothing):
+
+    .venv/bin/python benchmarks/reports.py [--tests 100000] [--shards 50]
+
+It times, in one process, the JSON, Markdown and HTML rendering of a run
+compared with a baseline; then, each in a fresh process as a user runs
+them, ``perfbudget report`` (.md and .html), ``perfbudget compare`` and
+``perfbudget merge`` of the run split into shards, with their peak
+resident memory. Targets: under 2 s each and under 500 MB peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_perfbudget import cli
+from pytest_perfbudget.reports import html, json_report, markdown
+from pytest_perfbudget.stats import summarize
+
+ROUNDS = 5
+
+
+def _timing(rng: random.Random, center: float) -> dict[str, Any]:
+    rounds = [round(center * rng.uniform(0.9, 1.2), 7) for _ in range(ROUNDS)]
+    return {"rounds": rounds, **summarize(rounds)}
+
+
+def synthetic_record(index: int, rng: random.Random, slower: float = 1.0) -> dict[str, Any]:
+    """A realistic record: five rounds, SQL counts, a violation in 2% and an N+1 in 1% of tests."""
+    module, test = divmod(index, 20)
+    nodeid = f"tests/pkg{module // 100}/test_mod{module}.py::test_case_{test}[param-{index % 7}]"
+    center = rng.lognormvariate(-5, 1.2) * slower
+    queries = rng.choice((0, 0, 0, 1, 2, 3, 5, 12))
+    record: dict[str, Any] = {
+        "nodeid": nodeid,
+        "file": nodeid.partition("::")[0],
+        "line": 10 + test * 7,
+        "outcome": "passed",
+        "metrics": {
+            "time": _timing(rng, center),
+            "cpu": _timing(rng, center * 0.8),
+            "queries": queries,
+            "sql_time": round(queries * 0.0004, 6),
+            "n_plus_one": 0,
+        },
+        "budgets": {"time": {"limit": 0.5, "source": "budgets.yml:4", "statistic": "median"}},
+        "violations": [],
+        "n_plus_one": [],
+    }
+    if index % 10 == 0:
+        record["metrics"]["memory"] = rng.randrange(10_000, 50_000_000)
+    if index % 50 == 0:
+        record["outcome"] = "failed"
+        record["violations"].append(
+            {
+                "metric": "queries",
+                "kind": "budget",
+                "limit": 3,
+                "actual": 52,
+                "level": "error",
+                "source": "budgets.yml:9",
+            }
+        )
+    if index % 100 == 0:
+        record["metrics"]["n_plus_one"] = 1
+        record["n_plus_one"].append(
+            {
+                "statement": "SELECT addresses.id, addresses.email FROM addresses WHERE ? = addresses.user_id",
+                "count": 50,
+                "call_site": f"app/module{module}.py:42",
+                "function": "load_addresses",
+            }
+        )
+    return record
+
+
+def synthetic_run(tests: int, seed: int, slower: float = 1.0) -> dict[str, Any]:
+    rng = random.Random(seed)
+    environment = {"python": "3.12.4", "platform": "Linux", "cpu": "synthetic", "workers": 0}
+    records = [synthetic_record(index, rng, slower if index % 3 == 0 else 1.0) for index in range(tests)]
+    return json_report.document(environment, records, [])
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(label: str, action: Callable[[], Any]) -> Any:
+    gc.collect()
+    start = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - start
+    size = f"{len(result) / 1e6:7.1f} MB" if isinstance(result, str) else " " * 10
+    print(f"{label:<44} {elapsed:6.2f} s {size}", flush=True)
+    return result
+
+
+# Runs one perfbudget command in a fresh interpreter and reports its own peak memory. VmHWM, not
+# ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+COMMAND = """
+import re, sys
+from pytest_perfbudget.cli import main
+status = main(sys.argv[1:])
+with open("/proc/self/status", encoding="ascii") as status_file:
+    print(re.search(r"VmHWM:\\s*(\\d+)", status_file.read()).group(1), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+def command(label: str, *argv: str) -> None:
+    """Time ``perfbudget ARGV`` as a user runs it: reading the files, rendering, writing."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", COMMAND, *argv], capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    peak = int(done.stderr.strip().splitlines()[-1]) / 1024
+    print(f"{label:<44} {elapsed:6.2f} s   peak {peak:5.0f} MB   exit {done.returncode}", flush=True)
+
+
+def render_all(tests: int, directory: Path) -> None:
+    """Generate a baseline and a run, compare them, render the comparison; write the files."""
+    before = timed("generate baseline", lambda: synthetic_run(tests, seed=1))
+    after = timed("generate run", lambda: synthetic_run(tests, seed=2, slower=1.5))
+    compared = timed(
+        "compare (compare.annotate)", lambda: cli.compare_documents(before, after, source="main.json")
+    )
+    timed("render JSON (json_report.render)", lambda: json_report.render(compared))
+    timed("render Markdown", lambda: markdown.render(compared, before=before))
+    timed("render HTML", lambda: html.render(compared, before=before))
+    print(f"peak resident memory of this process: {peak_mb():.0f} MB (three documents held)")
+    for name, data in (("before", before), ("run", after), ("compared", compared)):
+        (directory / f"{name}.json").write_text(json_report.render(data), encoding="utf-8")
+
+
+def write_shards(directory: Path, shards: int) -> list[str]:
+    run = json.loads((directory / "run.json").read_text(encoding="utf-8"))
+    tests = run["tests"]
+    size = -(-len(tests) // shards)
+    paths = []
+    for number in range(shards):
+        part = json_report.document(run["environment"], tests[number * size : (number + 1) * size], [])
+        path = directory / f"shard-{number}.json"
+        path.write_text(json_report.render(part), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--tests", type=int, default=100_000)
+    options.add_argument("--shards", type=int, default=50)
+    arguments = options.parse_args(argv)
+    print(f"{arguments.tests:,} tests, {ROUNDS} rounds each; Python {sys.version.split()[0]}")
+    print("-- in one process, documents in memory")
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        render_all(arguments.tests, directory)
+        shards = write_shards(directory, arguments.shards)
+        print("-- perfbudget commands, each in a fresh process (reading and writing files)")
+        compared, before = str(directory / "compared.json"), str(directory / "before.json")
+        command(
+            "report compared.json -o report.md",
+            "report",
+            compared,
+            "--baseline",
+            before,
+            "-o",
+            f"{name}/r.md",
+        )
+        command(
+            "report compared.json -o report.html",
+            "report",
+            compared,
+            "--baseline",
+            before,
+            "-o",
+            f"{name}/r.html",
+        )
+        command("compare before.json run.json --format json", "compare", before, f"{name}/run.json", "--format",
+                "json", "-o", f"{name}/c.json")  # fmt: skip
+        command(f"merge {arguments.shards} shards", "merge", *shards, "-o", f"{name}/all.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

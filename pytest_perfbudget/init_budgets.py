@@ -1,0 +1,104 @@
+"""A starting budget file from a run's measurements (``perfbudget init``).
+
+Per test: a time budget on the median with headroom, rounded up to two
+significant digits and never below :data:`MIN_TIME` (faster tests are
+within timer noise); a memory budget with the same headroom where memory
+was measured; and the exact query count, when the suite ran any SQL at all
+(a suite without a database gets no ``queries: 0`` on every test).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from .compare import metric_value
+
+DEFAULT_HEADROOM = 0.3
+MIN_TIME = 0.001  # the default noise floor: a tighter time budget would fail on noise
+TIME_STEPS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6))
+SIZE_STEPS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0))
+
+
+def round_up(value: float) -> Decimal:
+    """``value`` rounded up to two significant digits: 15.99 -> 16, 7.02 -> 7.1, 1234 -> 1300."""
+    if value <= 0:
+        return Decimal(0)
+    exponent = math.floor(math.log10(value)) - 1
+    steps = math.ceil(value / 10.0**exponent - 1e-9)  # the epsilon keeps 7.0 from becoming 7.1
+    return Decimal(steps).scaleb(exponent).normalize()
+
+
+def _with_unit(value: float, steps: Sequence[tuple[str, float]]) -> str:
+    """In the largest unit that ``value`` reaches (``steps`` go from large to small)."""
+    index = next((i for i, (_, factor) in enumerate(steps) if value >= factor), len(steps) - 1)
+    amount = round_up(value / steps[index][1])
+    if amount >= 1000 and index > 0:  # 999.9ms rounds up to 1000ms: say 1s
+        index -= 1
+        amount = round_up(value / steps[index][1])
+    return f"{amount:f}{steps[index][0]}"
+
+
+def time_budget(seconds: float, headroom: float) -> str:
+    """``0.0123`` with 30% headroom -> ``16ms``."""
+    return _with_unit(max(seconds * (1 + headroom), MIN_TIME), TIME_STEPS)
+
+
+def memory_budget(size: float, headroom: float) -> str:
+    """``1048576`` with 30% headroom -> ``1.4MB``."""
+    return _with_unit(size * (1 + headroom), SIZE_STEPS)
+
+
+def _quote(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _entry(test: Mapping[str, Any], headroom: float, with_queries: bool) -> list[str]:
+    metrics = test.get("metrics", {})
+    lines = []
+    if any(mark in str(test["nodeid"]) for mark in "*?"):
+        lines.append("  # '*' and '?' in this id are wildcards: it may match other tests too")
+    lines.append(f"  {_quote(str(test['nodeid']))}:")
+    time = metric_value(metrics, "time", "median")
+    if time is not None:
+        lines.append(f"    time: {time_budget(time, headroom)}")
+    memory = metrics.get("memory")
+    if isinstance(memory, (int, float)) and memory > 0:
+        lines.append(f"    memory: {memory_budget(memory, headroom)}")
+    queries = metrics.get("queries")
+    if with_queries and isinstance(queries, int):
+        lines.append(f"    queries: {queries}")
+    return lines
+
+
+def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_HEADROOM, source: str) -> str:
+    """A version-1 budget file for every measured test of ``document``, in node id order."""
+    tests = sorted(
+        (
+            test
+            for test in document.get("tests", [])
+            if metric_value(test.get("metrics", {}), "time", "median") is not None
+        ),
+        key=lambda test: str(test["nodeid"]),
+    )
+    with_queries = any(
+        isinstance(test.get("metrics", {}).get("queries"), int) and test["metrics"]["queries"] > 0
+        for test in tests
+    )
+    percent = f"{round(headroom * 100, 6):g}%"
+    header = [
+        f"# Budgets written by `perfbudget init` from {' '.join(source.split())}.",
+        f"# Time limits the median over rounds with {percent} headroom (at least 1ms);",
+        f"# memory has {percent} headroom"
+        + ("; queries are the counts measured." if with_queries else "; the run made no SQL queries."),
+        "# Edit freely: see docs/budget-file.md.",
+        "version: 1",
+    ]
+    if not tests:
+        return "\n".join([*header, "budgets: {}"]) + "\n"
+    body = [line for test in tests for line in _entry(test, headroom, with_queries)]
+    return "\n".join([*header, "budgets:", *body]) + "\n"
