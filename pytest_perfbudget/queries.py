@@ -10,26 +10,32 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 StatementKind = Literal["query", "transaction", "setup"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Statement:
-    """One statement sent to a database. Parameter values are never kept, only counted."""
+    """One statement sent to a database. Parameter values are never kept, only counted.
+
+    Not frozen: a frozen dataclass costs microseconds to build, and one is built
+    for every statement a measured test runs. Treat it as read-only.
+    """
 
     sql: str
     shape: str  # normalized fingerprint: the same query with other values has one shape
     duration: float
-    parameters: int = 0
+    parameters: int = 0  # bind values sent (per parameter set, for an executemany)
     executemany: bool = False
     call_site: str | None = None  # "path:line" of the user's own code, relative to rootdir
     function: str | None = None
     kind: StatementKind = "query"  # only "query" counts towards ``queries``
-    rows: int | None = None
+    rows: int | None = None  # the cursor's row count, when the driver knows it
+    request: int | None = None  # statements of one call into SQLAlchemy share it; None: its own
+    batch: int = 1  # parameter sets of an executemany
 
     @property
     def counted(self) -> bool:
@@ -38,6 +44,10 @@ class Statement:
     @property
     def is_select(self) -> bool:
         return self.shape.lstrip("( ").upper().startswith(("SELECT", "WITH"))
+
+    @property
+    def is_write(self) -> bool:
+        return self.shape.lstrip("( ").upper().startswith(("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE"))
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,9 @@ class QueryLog:
     """The statements of one measured round, in order; what ``perf.queries`` shows."""
 
     statements: list[Statement] = field(default_factory=list)
+    # For the SQL instrumentation: per call site, the frame that entered SQLAlchemy for the
+    # last request and that request's id. Kept here, so the frames go when the round does.
+    entries: dict[str, tuple[object, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def record(self, statement: Statement) -> None:
         self.statements.append(statement)
@@ -92,22 +105,50 @@ class QueryLog:
         return QueryLog(self.statements[start:])
 
     def suspects(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
-        """SELECT shapes run ``threshold`` times or more from one call site."""
-        groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
-        for statement in self.counted:
-            if statement.is_select:
-                groups[(statement.shape, statement.call_site)].append(statement)
-        found = []
-        for (shape, call_site), repeats in groups.items():
-            if len(repeats) >= threshold and not _ignored(shape, call_site, ignore):
-                found.append(Suspect(shape, len(repeats), call_site, repeats[0].function))
-        return sorted(found, key=lambda suspect: -suspect.count)
+        """SELECT shapes requested ``threshold`` times or more from one call site: likely N+1s.
+
+        Repeats are counted in requests, not statements: the batches SQLAlchemy splits
+        one request into (a ``selectinload`` over many parents) are one request.
+        """
+        return _repeats(self.counted, lambda statement: statement.is_select, threshold, ignore)
+
+    def repeated_writes(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
+        """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
+
+        Not N+1 suspects (a loop of writes is often what the test means), but the same
+        kind of round trips a batch would save.
+        """
+        return _repeats(self.counted, lambda statement: statement.is_write, threshold, ignore)
 
     def __len__(self) -> int:
         return len(self.statements)
 
     def __iter__(self) -> Iterator[Statement]:
         return iter(self.statements)
+
+
+def _repeats(
+    statements: Iterable[Statement],
+    wanted: Callable[[Statement], bool],
+    threshold: int,
+    ignore: Sequence[str],
+) -> list[Suspect]:
+    groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
+    for statement in statements:
+        if wanted(statement):
+            groups[(statement.shape, statement.call_site)].append(statement)
+    found = []
+    for (shape, call_site), repeats in groups.items():
+        count = _requests(repeats)
+        if count >= threshold and not _ignored(shape, call_site, ignore):
+            found.append(Suspect(shape, count, call_site, repeats[0].function))
+    return sorted(found, key=lambda suspect: -suspect.count)
+
+
+def _requests(statements: Sequence[Statement]) -> int:
+    """Distinct requests among ``statements``; a statement without a request id is one."""
+    ids = {statement.request for statement in statements if statement.request is not None}
+    return len(ids) + sum(1 for statement in statements if statement.request is None)
 
 
 def _ignored(shape: str, call_site: str | None, ignore: Sequence[str]) -> bool:

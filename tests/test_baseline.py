@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Runner, output
+from perf_helpers import Runner, output
 
 SUITE = """
 import pathlib

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Runner
+    from perf_helpers import Runner
 
 
 def test_marker_alone_is_measured_and_enforced(run: Runner) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Runner
+    from perf_helpers import Runner
 
 ONE_TEST = """
 def test_a():

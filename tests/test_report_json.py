@@ -14,7 +14,7 @@ import pytest
 from pytest_perfbudget.reports import write_atomically
 
 if TYPE_CHECKING:
-    from conftest import Runner
+    from perf_helpers import Runner
 
 SUITE = """
 import time

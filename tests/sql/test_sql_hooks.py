@@ -1,0 +1,150 @@
+"""The dialect hooks: installed once, process-wide, recording only while a round is measured."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sql_scenarios import capturing
+from sqlalchemy import create_engine, exc, text
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine.default import DefaultDialect
+
+from pytest_perfbudget.queries import capture
+from pytest_perfbudget.sql import hooks
+from pytest_perfbudget.sql.importwatch import ImportWatcher
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    with capturing():
+        pass  # ensure_installed()
+    yield
+    hooks.install()  # whatever a test did, leave the hooks in place for the others
+
+
+def test_hooks_wrap_the_dialect_classes_and_uninstall_restores_them(installed: None) -> None:
+    wrapped = DefaultDialect.__dict__["do_execute"]
+    assert getattr(wrapped, "__perfbudget_wrapped__", False)
+    original = wrapped.__wrapped__
+
+    hooks.uninstall()
+    assert DefaultDialect.__dict__["do_execute"] is original
+    assert "__init_subclass__" not in DefaultDialect.__dict__
+
+    hooks.install()
+    hooks.install()  # idempotent
+    assert DefaultDialect.__dict__["do_execute"].__wrapped__ is original
+
+
+def test_nothing_is_recorded_while_no_round_is_measured(installed: None) -> None:
+    assert capture.log is None
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    with capturing() as log:
+        pass
+    assert len(log) == 0
+
+
+def test_a_dialect_defined_after_installation_is_wrapped_and_counts_once(installed: None) -> None:
+    calls: list[str] = []
+
+    class LoggingDialect(SQLiteDialect_pysqlite):
+        supports_statement_cache = True
+
+        def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+            calls.append(statement)
+            super().do_execute(cursor, statement, parameters, context)
+
+    assert getattr(LoggingDialect.__dict__["do_execute"], "__perfbudget_wrapped__", False)
+    engine = create_engine("sqlite://")
+    engine.dialect.__class__ = LoggingDialect
+
+    with capturing() as log, engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert calls == ["SELECT 1"]
+    assert [statement.shape for statement in log.counted] == ["SELECT ?"]
+
+
+def test_a_failing_statement_is_still_recorded(installed: None) -> None:
+    engine = create_engine("sqlite://")
+    with capturing() as log, engine.connect() as connection, pytest.raises(exc.OperationalError):
+        connection.execute(text("SELECT * FROM no_such_table"))
+    [statement] = log.counted
+    assert statement.shape == "SELECT * FROM no_such_table"
+    assert statement.rows is None
+
+
+def test_statements_carry_call_site_kind_parameters_and_request(installed: None) -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:  # first connect outside: no set-up statements below
+        pass
+    with capturing() as log, engine.connect() as connection:
+        line = sys._getframe().f_lineno + 1
+        connection.execute(text("SELECT :a, :b"), {"a": 1, "b": "secret"})
+        connection.commit()
+    begin, query, *control = log.statements
+    assert begin.sql == "BEGIN (implicit)"
+    assert (query.shape, query.parameters, query.executemany, query.batch) == ("SELECT ?, ?", 2, False, 1)
+    assert query.call_site == f"tests/sql/test_sql_hooks.py:{line}"
+    assert query.function == "test_statements_carry_call_site_kind_parameters_and_request"
+    assert query.request is not None
+    assert [statement.sql for statement in control] == ["COMMIT", "ROLLBACK"]
+    assert all(statement.kind == "transaction" and not statement.counted for statement in control)
+    assert "secret" not in repr(log.statements)
+
+
+def test_call_sites_can_be_switched_off(installed: None) -> None:
+    engine = create_engine("sqlite://")
+    hooks.recorder.call_sites = False
+    try:
+        with capturing() as log, engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        hooks.recorder.call_sites = True
+    [statement] = log.counted
+    assert (statement.call_site, statement.function, statement.request) == (None, None, None)
+
+
+def test_the_import_watcher_runs_its_callback_after_the_first_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "perfbudget_watched.py").write_text("VALUE = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[int] = []
+    watcher = ImportWatcher(
+        "perfbudget_watched", lambda: seen.append(sys.modules["perfbudget_watched"].VALUE)
+    )
+    watcher.start()
+    try:
+        import perfbudget_watched  # type: ignore[import-not-found]  # noqa: F401
+    finally:
+        watcher.stop()
+        sys.modules.pop("perfbudget_watched", None)
+
+    assert seen == [1]
+    assert watcher not in sys.meta_path
+
+
+def test_a_failing_callback_does_not_break_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "perfbudget_watched2.py").write_text("VALUE = 2\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    watcher = ImportWatcher("perfbudget_watched2", fail)
+    watcher.start()
+    try:
+        with pytest.warns(UserWarning, match="SQL measurement not installed: boom"):
+            import perfbudget_watched2  # type: ignore[import-not-found]
+    finally:
+        watcher.stop()
+        sys.modules.pop("perfbudget_watched2", None)
+    assert perfbudget_watched2.VALUE == 2

@@ -1,0 +1,433 @@
+"""SQL budgets end to end: inner pytest runs with the plugin, on SQLite in memory."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from perf_helpers import Runner
+
+MODELS = """
+import threading
+
+import pytest
+from sqlalchemy import ForeignKey, String, create_engine, insert, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    addresses: Mapped[list["Address"]] = relationship(order_by="Address.id")
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+@pytest.fixture
+def session():
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all(
+            [User(name=f"user {n}", addresses=[Address(email=f"secret-{n}@example.com")]) for n in range(30)]
+        )
+        session.commit()
+        yield session
+    engine.dispose()
+"""
+
+ADDRESSES_SHAPE = (
+    "SELECT addresses.id, addresses.email, addresses.user_id FROM addresses "
+    "WHERE ? = addresses.user_id ORDER BY addresses.id"
+)
+
+
+def module(run: Runner, name: str, tests: str) -> None:
+    run.module(name, MODELS + tests)
+
+
+def line_in(run: Runner, name: str, marker: str) -> int:
+    lines = (run.pytester.path / f"{name}.py").read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if line.rstrip().endswith(f"# {marker}"))
+
+
+def test_lazy_load_n_plus_one_fails_with_the_shape_count_and_call_site(run: Runner) -> None:
+    module(
+        run,
+        "test_orders",
+        """
+@pytest.mark.perf_budget(queries=3, n_plus_one=0)
+def test_list_orders(session):
+    users = session.scalars(select(User)).all()
+    for user in users:
+        user.addresses  # the lazy load
+""",
+    )
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    line = line_in(run, "test_orders", "the lazy load")
+    output = run.output(result)
+    assert "perf budget exceeded in test_orders.py::test_list_orders" in output
+    assert "queries     31 > 3" in output
+    assert "n_plus_one  1 > 0" in output
+    assert (
+        f"    {ADDRESSES_SHAPE}\n      ran 30 times from test_orders.py:{line} in test_list_orders" in output
+    )
+
+    record = run.record("test_orders.py::test_list_orders")
+    assert record["metrics"]["queries"] == 31
+    assert record["metrics"]["n_plus_one"] == 1
+    assert record["metrics"]["sql_time"] > 0
+    assert record["n_plus_one"] == [
+        {
+            "statement": ADDRESSES_SHAPE,
+            "count": 30,
+            "call_site": f"test_orders.py:{line}",
+            "function": "test_list_orders",
+        }
+    ]
+    assert record["slowest_statement"] in (ADDRESSES_SHAPE, "SELECT users.id, users.name FROM users")
+    report = (run.pytester.path / "out.json").read_text(encoding="utf-8")
+    assert "secret-" not in report  # no parameter value
+    assert "user 1" not in report
+
+
+def test_selectinload_fix_passes_with_two_queries(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_fixed",
+        """
+@pytest.mark.perf_budget(queries=2, n_plus_one=0)
+def test_list_orders(session):
+    users = session.scalars(select(User).options(selectinload(User.addresses))).all()
+    assert sum(len(user.addresses) for user in users) == 30
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1)
+    record = run_serial.record("test_fixed.py::test_list_orders")
+    assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"], record["n_plus_one"]) == (2, 0, [])
+
+
+def test_suspects_are_in_the_report_without_a_budget_asking(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_plain",
+        """
+def test_loop(session):
+    for user_id in range(1, 6):
+        session.execute(select(Address).where(Address.user_id == user_id)).all()  # loop
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1)
+    record = run_serial.record("test_plain.py::test_loop")
+    [suspect] = record["n_plus_one"]
+    assert suspect["count"] == 5
+    assert suspect["call_site"] == f"test_plain.py:{line_in(run_serial, 'test_plain', 'loop')}"
+    assert record["metrics"]["queries"] == 5
+
+
+@pytest.mark.parametrize(
+    "ignore",
+    [
+        pytest.param("'SELECT addresses.* FROM addresses WHERE *'", id="shape"),
+        pytest.param("'test_ignored.py:{line}'", id="call-site"),
+    ],
+)
+def test_n_plus_one_ignore_allows_known_repeats(run_serial: Runner, ignore: str) -> None:
+    source = """
+@pytest.mark.perf_budget(n_plus_one=0, n_plus_one_ignore=[IGNORE])
+def test_flags(session):
+    for user in session.scalars(select(User)).all():
+        user.addresses  # known
+"""
+    module(run_serial, "test_ignored", source)
+    line = line_in(run_serial, "test_ignored", "known")
+    module(run_serial, "test_ignored", source.replace("IGNORE", ignore.format(line=line)))
+
+    result = run_serial()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_threshold_setting_from_the_budget_file(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_threshold",
+        """
+def test_five(session):
+    for user_id in range(1, 6):
+        session.execute(select(Address).where(Address.user_id == user_id)).all()
+""",
+    )
+    budgets = run_serial.budgets(
+        "version: 1\nsettings:\n  n_plus_one_threshold: 6\nbudgets:\n  '**':\n    n_plus_one: 0\n"
+    )
+
+    result = run_serial("--perf-budget", str(budgets))
+
+    result.assert_outcomes(passed=1)
+
+
+def test_transaction_control_and_repeated_writes_are_not_counted_as_queries(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_writes",
+        """
+@pytest.mark.perf_budget(queries=10, n_plus_one=0)
+def test_inserts(session, perf):
+    for n in range(10):
+        session.execute(insert(Address).values(email="x", user_id=1))
+    session.commit()
+    with session.begin_nested():
+        pass
+    kinds = [statement.kind for statement in perf.queries]
+    assert perf.queries.count == 10
+    assert "transaction" in kinds
+    assert perf.queries.repeated_writes(3)[0].count == 10
+""",
+    )
+    result = run_serial()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_perf_queries_and_blocks_work_off_the_capture(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_blocks",
+        """
+def test_blocks(perf, session):
+    with perf.block("load users", queries=1, n_plus_one=0):
+        users = session.scalars(select(User)).all()
+    assert perf.queries.count == 1
+    assert list(perf.queries.by_shape()) == ["SELECT users.id, users.name FROM users"]
+    with perf.block("lazy", queries=40, n_plus_one=0):
+        for user in users:
+            user.addresses
+    assert perf.queries.count == 31
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    output = run_serial.output(result)
+    assert "n_plus_one in 'lazy'" in output
+    assert "load users" not in output
+    blocks = run_serial.record("test_blocks.py::test_blocks")["blocks"]
+    assert blocks["load users"]["queries"] == 1
+    assert (blocks["lazy"]["queries"], blocks["lazy"]["n_plus_one"]) == (30, 1)
+
+
+def test_statements_from_other_threads_are_counted(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_threads",
+        """
+@pytest.mark.perf_budget(queries=2)
+def test_worker(session):
+    engine = session.get_bind()
+
+    def work():
+        with engine.connect() as connection:
+            for _ in range(3):
+                connection.execute(text("SELECT 1"))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+""",
+    )
+    result = run_serial()
+
+    result.assert_outcomes(failed=1)
+    assert "queries     3 > 2" in run_serial.output(result)
+
+
+def test_unmeasured_tests_record_nothing(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_unmeasured",
+        """
+from pytest_perfbudget.queries import capture
+
+def test_plain(session):
+    session.execute(select(User)).all()
+    assert capture.log is None
+""",
+    )
+    result = run_serial()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_under_xdist_the_worker_measures_sql(run: Runner) -> None:
+    module(
+        run,
+        "test_x",
+        """
+@pytest.mark.perf_budget(queries=1)
+def test_two(session):
+    session.execute(select(User)).all()
+    session.execute(select(Address)).all()
+""",
+    )
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    assert run.record("test_x.py::test_two")["metrics"]["queries"] == 2
+
+
+# --- in a fresh process: what the plugin does before SQLAlchemy is imported ----------------
+
+
+def test_a_suite_without_sqlalchemy_never_imports_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_nosql="""
+import sys
+
+def test_measured(perf):
+    assert "sqlalchemy" not in sys.modules
+    assert perf.queries.count == 0
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
+    assert report["tests"][0]["metrics"]["queries"] == 0
+
+
+def test_sqlalchemy_first_imported_inside_the_test_is_counted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_late="""
+import sys
+
+import pytest
+
+@pytest.mark.perf_budget(queries=5)
+def test_late_import(perf):
+    assert "sqlalchemy" not in sys.modules
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        connection.execute(text("SELECT 2"))
+    assert perf.queries.count == 2
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+    result.assert_outcomes(passed=1)
+
+
+# --- end to end on every backend ----------------------------------------------------------
+
+BACKEND_MODULE = """
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import ForeignKey, String, create_engine, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+URL = {url!r}
+IS_ASYNC = {is_async!r}
+SUFFIX = uuid.uuid4().hex[:10]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = f"e2e_users_{{SUFFIX}}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    addresses: Mapped[list["Address"]] = relationship()
+
+
+class Address(Base):
+    __tablename__ = f"e2e_addresses_{{SUFFIX}}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id))
+
+
+def seed(connection):
+    Base.metadata.create_all(connection)
+    connection.execute(insert(User), [{{"name": f"u{{n}}"}} for n in range(30)])
+    connection.execute(insert(Address), [{{"email": "x", "user_id": n}} for n in range(1, 31)])
+
+
+def list_orders(session):
+    for user in session.scalars(select(User)).all():
+        user.addresses  # the lazy load
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_list_orders(perf):
+    if IS_ASYNC:
+        asyncio.run(run_async(perf))
+        return
+    engine = create_engine(URL)
+    with engine.begin() as connection:
+        seed(connection)
+    try:
+        with Session(engine) as session, perf.block("list"):
+            list_orders(session)
+    finally:
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+
+async def run_async(perf):
+    engine = create_async_engine(URL)
+    async with engine.begin() as connection:
+        await connection.run_sync(seed)
+    try:
+        async with AsyncSession(engine) as session:
+            with perf.block("list"):
+                await session.run_sync(list_orders)
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+        await engine.dispose()
+"""
+
+
+@pytest.mark.parametrize("name", ["sqlite", "aiosqlite", "psycopg", "asyncpg", "pymysql"])
+def test_the_lazy_load_suspect_on_every_backend(run_serial: Runner, name: str) -> None:
+    from sql_scenarios import BACKENDS, url_for
+
+    backend = BACKENDS[name]
+    url = url_for(backend)
+    run_serial.pytester.makepyfile(test_db=BACKEND_MODULE.format(url=url, is_async=backend.is_async))
+
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    line = line_in(run_serial, "test_db", "the lazy load")
+    assert f"ran 30 times from test_db.py:{line} in list_orders" in run_serial.output(result)
+    record = run_serial.record("test_db.py::test_list_orders")
+    assert record["blocks"]["list"]["queries"] == 31
+    assert record["blocks"]["list"]["n_plus_one"] == 1

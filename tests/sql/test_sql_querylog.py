@@ -1,0 +1,110 @@
+"""The N+1 analysis over statement records (no database needed)."""
+
+from __future__ import annotations
+
+from pytest_perfbudget.queries import QueryLog, Statement, StatementKind
+
+LOAD = "SELECT addresses.id FROM addresses WHERE ? = addresses.user_id"
+
+
+def statement(
+    shape: str = LOAD,
+    call_site: str | None = "app/orders.py:42",
+    request: int | None = None,
+    kind: StatementKind = "query",
+    duration: float = 0.001,
+) -> Statement:
+    return Statement(shape, shape, duration, 1, False, call_site, "list_orders", kind, None, request)
+
+
+def test_a_select_repeated_from_one_call_site_is_a_suspect() -> None:
+    log = QueryLog([statement(request=n) for n in range(50)])
+
+    [suspect] = log.suspects(3)
+    assert suspect.to_json() == {
+        "statement": LOAD,
+        "count": 50,
+        "call_site": "app/orders.py:42",
+        "function": "list_orders",
+    }
+
+
+def test_the_threshold_is_inclusive() -> None:
+    log = QueryLog([statement(request=n) for n in range(3)])
+    assert len(log.suspects(3)) == 1
+    assert log.suspects(4) == []
+
+
+def test_statements_of_one_request_count_once() -> None:
+    batches = [statement(request=7) for _ in range(5)]  # a selectinload split into five IN-lists
+    assert QueryLog(batches).suspects(3) == []
+    assert QueryLog([*batches, statement(request=8), statement(request=9)]).suspects(3)[0].count == 3
+
+
+def test_statements_without_a_request_id_count_each() -> None:
+    assert QueryLog([statement() for _ in range(3)]).suspects(3)[0].count == 3
+
+
+def test_other_call_sites_and_shapes_are_separate() -> None:
+    log = QueryLog(
+        [
+            *(statement(call_site="app/a.py:1", request=n) for n in range(2)),
+            *(statement(call_site="app/b.py:2", request=10 + n) for n in range(2)),
+            *(statement(shape="SELECT users.id FROM users", request=20 + n) for n in range(2)),
+        ]
+    )
+    assert log.suspects(3) == []
+    assert len(log.suspects(2)) == 3
+
+
+def test_writes_and_transaction_control_are_never_suspects() -> None:
+    writes = [statement(shape="INSERT INTO t (a) VALUES (?)", request=n) for n in range(10)]
+    commits = [statement(shape="COMMIT", kind="transaction", request=100 + n) for n in range(10)]
+    log = QueryLog([*writes, *commits])
+
+    assert log.suspects(3) == []
+    [repeated] = log.repeated_writes(3)
+    assert (repeated.statement, repeated.count) == ("INSERT INTO t (a) VALUES (?)", 10)
+
+
+def test_suspects_are_ordered_by_count() -> None:
+    log = QueryLog(
+        [
+            *(statement(call_site="app/a.py:1", request=n) for n in range(3)),
+            *(statement(call_site="app/b.py:2", request=10 + n) for n in range(5)),
+        ]
+    )
+    assert [suspect.call_site for suspect in log.suspects(3)] == ["app/b.py:2", "app/a.py:1"]
+
+
+def test_ignore_globs_match_shapes_or_call_sites() -> None:
+    log = QueryLog([statement(request=n) for n in range(5)])
+    assert log.suspects(3, ["SELECT addresses.*"]) == []
+    assert log.suspects(3, ["app/orders.py:42"]) == []
+    assert log.suspects(3, ["app/*.py:*"]) == []
+    assert len(log.suspects(3, ["SELECT users*", "app/orders.py:43"])) == 1
+
+
+def test_counts_exclude_transaction_control_and_setup_but_times_include_them() -> None:
+    log = QueryLog(
+        [
+            statement(shape="SELECT version()", kind="setup", duration=0.5),
+            statement(shape="BEGIN (implicit)", kind="transaction", duration=0.25),
+            statement(duration=1.0),
+            statement(shape="COMMIT", kind="transaction", duration=0.25),
+        ]
+    )
+    assert log.count == 1
+    assert len(log) == 4
+    assert log.total_time == 2.0
+    assert list(log.by_shape()) == [LOAD]
+
+
+def test_since_is_a_blocks_share_with_its_own_suspects() -> None:
+    log = QueryLog([statement(shape="SELECT users.id FROM users", request=0)])
+    start = len(log.statements)
+    log.statements.extend(statement(request=n) for n in range(1, 4))
+
+    block = log.since(start)
+    assert block.count == 3
+    assert block.suspects(3)[0].count == 3
