@@ -145,7 +145,7 @@ class CallSiteLocator:
                     if not sealed:
                         entry = frame
                 elif verdict is not OTHER:
-                    return f"{verdict}:{frame.f_lineno}", code.co_name, entry
+                    return f"{verdict}:{frame.f_lineno}", _function_name(frame), entry
                 elif entry is not None:
                     sealed = True
                 frame = frame.f_back
@@ -153,6 +153,16 @@ class CallSiteLocator:
             if glet is None:
                 return None
             frame = getattr(glet, "gr_frame", None)
+
+
+_COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
+
+
+def _function_name(frame: FrameType) -> str:
+    """The frame's function; a comprehension's is the function around it (as Python 3.12+ says)."""
+    while frame.f_code.co_name in _COMPREHENSIONS and frame.f_back is not None:
+        frame = frame.f_back
+    return frame.f_code.co_name
 
 
 def _parent_greenlet(glet: object) -> object:
