@@ -112,3 +112,11 @@ def test_the_entry_is_the_outermost_frame_of_the_first_sqlalchemy_run() -> None:
     assert site is not None
     assert site[1] == "test_the_entry_is_the_outermost_frame_of_the_first_sqlalchemy_run"
     assert site[2] is innermost.f_back
+
+
+def test_a_comprehension_is_named_by_its_function() -> None:
+    locator = CallSiteLocator(ROOT)
+    line = sys._getframe().f_lineno + 1
+    (site,) = [locator.locate(sys._getframe()) for _ in range(1)]
+    assert site is not None
+    assert site[:2] == (f"{THIS}:{line}", "test_a_comprehension_is_named_by_its_function")
