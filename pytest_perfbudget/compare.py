@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .budgets import Tolerance
+from .significance import judge_regression
 
 # Metrics compared with a baseline, and whether a larger value is worse.
 COMPARED: dict[str, bool] = {
@@ -27,6 +28,7 @@ COMPARED: dict[str, bool] = {
     "throughput": False,
 }
 TIMINGS = frozenset({"time", "cpu", "sql_time"})
+SIGNIFICANCE_ROUNDS = 3  # both runs need this many rounds for a significance test
 ENVIRONMENT_KEYS = ("python", "implementation", "platform", "machine", "cpu")
 
 
@@ -44,6 +46,8 @@ class Change:
     allowance: float | None  # how much worse ``after`` may be; None: the metric is not gated
     statistic: str | None = None
     noise_floor: float = 0.0
+    significant: bool | None = None  # a Mann-Whitney verdict, when both runs had rounds
+    confidence: float | None = None
 
     @property
     def change(self) -> float | None:
@@ -66,6 +70,8 @@ class Change:
 
     @property
     def regressed(self) -> bool:
+        if self.significant is not None:
+            return self.significant
         return self._beyond(self._worsening)
 
     @property
@@ -87,6 +93,8 @@ class Change:
         }
         if self.statistic is not None:
             data["statistic"] = self.statistic
+        if self.confidence is not None:
+            data["confidence"] = round(self.confidence, 3)
         if self.regressed:
             data["regressed"] = True
         elif self.improved:
@@ -101,6 +109,17 @@ def metric_value(metrics: Mapping[str, Any], metric: str, statistic: str) -> flo
         found = value.get(statistic)
         return float(found) if isinstance(found, (int, float)) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _rounds(metrics: Mapping[str, Any], metric: str) -> list[float] | None:
+    """A timing's rounds when there are enough for a significance test and they were not traced."""
+    value = metrics.get(metric)
+    if not isinstance(value, Mapping) or value.get("traced"):
+        return None
+    rounds = value.get("rounds")
+    if not isinstance(rounds, list) or len(rounds) < SIGNIFICANCE_ROUNDS:
+        return None
+    return [float(round_) for round_ in rounds]
 
 
 def _allowance(tolerance: Tolerance | None, before: float) -> float | None:
@@ -129,7 +148,14 @@ def compare_metrics(
         traced = any(isinstance(m.get(metric), Mapping) and m[metric].get("traced") for m in (before, after))
         allowance = None if traced else _allowance(tolerance.get(metric), old)
         stat = statistic if isinstance(after.get(metric), Mapping) else None
-        changes.append(Change(metric, old, new, allowance, stat, noise_floor))
+        significant = confidence = None
+        old_rounds, new_rounds = _rounds(before, metric), _rounds(after, metric)
+        if allowance is not None and metric in ("time", "cpu") and old_rounds and new_rounds:
+            relative = allowance / abs(old) if old else 0.0
+            significant, confidence = judge_regression(
+                old_rounds, new_rounds, relative, noise_floor, statistic=statistic
+            )
+        changes.append(Change(metric, old, new, allowance, stat, noise_floor, significant, confidence))
     return changes
 
 
