@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .budgets import NOISY_METRICS, Limit
-from .compare import Change
 from .metrics import Metrics
 from .queries import Suspect
 from .units import format_duration, format_rate, format_size
+
+if TYPE_CHECKING:
+    from .compare import Change
 
 _FORMATTERS = {
     "time": format_duration,

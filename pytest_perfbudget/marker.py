@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .budgets import BudgetError, Fields, located, parse_fields
+if TYPE_CHECKING:
+    from .budgets import Fields
 
 MARKER = "perf_budget"
 MARKER_HELP = (
@@ -20,6 +21,8 @@ def marker_fields(item: pytest.Item) -> Fields | None:
     markers = list(item.iter_markers(MARKER))
     if not markers:
         return None
+    from .budgets import BudgetError, Fields, located, parse_fields  # not in an idle run's imports
+
     limits: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     for mark in reversed(markers):

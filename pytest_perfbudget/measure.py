@@ -8,7 +8,6 @@ process, all threads, user + system).
 from __future__ import annotations
 
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,8 @@ class _MemoryTrace:
     """tracemalloc around one call; leaves tracing on if someone else had started it."""
 
     def __init__(self) -> None:
+        import tracemalloc  # here: most runs trace no memory
+
         self._started_here = not tracemalloc.is_tracing()
         if self._started_here:
             tracemalloc.start()
@@ -47,6 +48,8 @@ class _MemoryTrace:
         self._start, _ = tracemalloc.get_traced_memory()
 
     def stop(self) -> int:
+        import tracemalloc
+
         _, peak = tracemalloc.get_traced_memory()
         if self._started_here:
             tracemalloc.stop()

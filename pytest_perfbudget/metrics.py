@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,13 +40,31 @@ def significant(value: float) -> float:
 
 def distribution(values: Sequence[float]) -> dict[str, Any]:
     """Rounds and their statistics, as the JSON report stores a timing."""
+    if len(values) == 1:
+        value = values[0]
+        if value.__class__ is float and 0.0 < value < math.inf:
+            # One round, the usual case. Every statistic is then the value itself, exactly as
+            # summarize() computes it for a positive finite float: rounded once, not 9 times.
+            # A literal: three times faster than building it from STATISTICS, whose order it keeps.
+            shown = significant(value)
+            return {
+                "rounds": [shown],
+                "min": shown,
+                "median": shown,
+                "mean": shown,
+                "max": shown,
+                "p50": shown,
+                "p90": shown,
+                "p95": shown,
+                "p99": shown,
+            }
     summary = {name: significant(value) for name, value in summarize(values).items()}
     return {"rounds": [significant(value) for value in values], **summary}
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: built for every measured test, and a frozen one costs 3 times more
 class Metrics:
-    """Every metric of one test (or one block), ready to judge and to report."""
+    """Every metric of one test (or one block), ready to judge and to report. Read-only."""
 
     values: dict[str, Any]
     suspects: list[Suspect]
@@ -62,26 +81,42 @@ class Metrics:
 def compute(
     samples: Sequence[Sample], *, traced: Sample | None, stat: str, threshold: int, ignore: Sequence[str]
 ) -> Metrics:
-    """Metrics over ``samples`` (timings) and ``traced`` (memory); counts take the worst sample."""
+    """Metrics over ``samples`` (timings) and ``traced`` (memory); counts take the worst sample.
+
+    Runs once per measured test (and again per re-measurement): written for the usual
+    case of one round, no operations counted, no RSS and no SQL, with list comprehensions
+    rather than ``any()`` and ``all()`` over generators, which cost twice as much.
+    """
+    if traced is None and len(samples) == 1:
+        only = samples[0]
+        if not only.ops and only.rss is None and not only.queries.statements:
+            # What the general path below gives for one plain round, without its lists.
+            time, cpu = distribution((only.wall,)), distribution((only.cpu,))
+            return Metrics({"time": time, "cpu": cpu, "queries": 0, "sql_time": 0.0, "n_plus_one": 0}, [])
     values: dict[str, Any] = {}
-    timed = list(samples) or ([traced] if traced is not None else [])
+    timed = list(samples) if samples else ([traced] if traced is not None else [])
+    everything = [traced, *samples] if traced is not None else timed
     if timed:
         values["time"] = distribution([sample.wall for sample in timed])
         values["cpu"] = distribution([sample.cpu for sample in timed])
         if not samples:
             values["time"]["traced"] = values["cpu"]["traced"] = True
-        rates = [sample.throughput for sample in timed]
-        if all(rate is not None for rate in rates):
-            values["throughput"] = distribution([rate for rate in rates if rate is not None])
+        if 0 not in [sample.ops for sample in timed]:  # else some throughput is None: not measured
+            rates = [sample.throughput for sample in timed]
+            if all(rate is not None for rate in rates):
+                values["throughput"] = distribution([rate for rate in rates if rate is not None])
     if traced is not None and traced.memory is not None:
         values["memory"] = traced.memory
-    rss = [sample.rss for sample in (*timed, *([traced] if traced else [])) if sample.rss is not None]
+    rss = [sample.rss for sample in everything if sample.rss is not None]
     if rss:
         values["rss"] = max(rss)
-    everything = [*([traced] if traced is not None else []), *samples]
     suspects: list[Suspect] = []
     slowest = None
-    if everything:
+    if everything and not [sample for sample in everything if sample.queries.statements]:
+        values["queries"] = 0  # no SQL at all, the usual case: what the general path gives
+        values["sql_time"] = 0.0
+        values["n_plus_one"] = 0
+    elif everything:
         values["queries"] = max(sample.queries.count for sample in everything)
         sql_times = [sample.queries.total_time for sample in timed]
         values["sql_time"] = significant(statistic(sql_times, stat)) if timed else 0.0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -13,8 +12,7 @@ from .reports import REPORT_SUFFIXES
 MODES = ("enforce", "warn", "off")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):  # not a dataclass: imported in every run, and four times quicker to define
     """The run's perf options after precedence is applied."""
 
     budget_file: Path | None = None

@@ -9,6 +9,7 @@ or a test function with all its parametrizations.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 # What may follow a pattern when it names a directory, module, class or test.
@@ -49,6 +50,11 @@ def normalize(pattern: str) -> str:
 def matches(pattern: str, nodeid: str) -> bool:
     """True when ``pattern`` names ``nodeid`` or something that contains it."""
     return _compile(normalize(pattern)).match(nodeid) is not None
+
+
+def matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """:func:`matches` for one pattern, compiled once: called with a node id, a match or None."""
+    return _compile(normalize(pattern)).match
 
 
 def fixed_prefix(pattern: str) -> str:

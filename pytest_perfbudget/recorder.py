@@ -60,7 +60,7 @@ class Perf:
         self.measurement = Measurement()
         self.block_budgets: dict[str, Fields] = {}
         self._current: Sample | None = None
-        self._idle_log = QueryLog()
+        self._idle_log: QueryLog | None = None  # made when read: most tests never look
         self._idle_ops = 0
         self.busy = False  # running the rounds: nested calls of the test are not measured again
         self.started = False  # the plugin began measuring this test
@@ -70,7 +70,11 @@ class Perf:
     @property
     def queries(self) -> QueryLog:
         """Statements of the round running now (empty when nothing is measured)."""
-        return self._current.queries if self._current is not None else self._idle_log
+        if self._current is not None:
+            return self._current.queries
+        if self._idle_log is None:
+            self._idle_log = QueryLog()
+        return self._idle_log
 
     @property
     def rounds(self) -> list[Sample]:

@@ -35,10 +35,14 @@ def build_record(
     nodeid: str,
     location: tuple[str, int | None],
     outcome: str,
-    budget: TestBudget,
+    budget: TestBudget | dict[str, Any],
     verdict: Verdict | None,
 ) -> TestRecord:
-    """The record of one test; ``verdict`` is None when the call failed before it was judged."""
+    """The record of one test; ``verdict`` is None when the call failed before it was judged.
+
+    ``budget`` may be given as :func:`budgets_json` made it already: tests that share a
+    budget share that (read-only) dict.
+    """
     path, line = location
     record: TestRecord = {
         "nodeid": nodeid,
@@ -46,7 +50,7 @@ def build_record(
         "line": line,
         "outcome": outcome,
         "metrics": {},
-        "budgets": budgets_json(budget),
+        "budgets": budget if isinstance(budget, dict) else budgets_json(budget),
         "violations": [],
         "n_plus_one": [],
     }
@@ -69,22 +73,32 @@ def build_record(
     return record
 
 
+# These run for every record of a run (summaries) and of a report (100,000 tests): most
+# records have no violation and no baseline, so that case returns before any generator.
+
+
 def is_over_budget(record: TestRecord) -> bool:
     """Failed for a budget: an error-level violation that is not a regression."""
-    return any(v["level"] == "error" and v.get("kind") != "regression" for v in record["violations"])
+    violations = record["violations"]
+    return bool(violations) and any(
+        v["level"] == "error" and v.get("kind") != "regression" for v in violations
+    )
 
 
 def is_regressed(record: TestRecord) -> bool:
-    return any(violation.get("kind") == "regression" for violation in record["violations"])
+    violations = record["violations"]
+    return bool(violations) and any(violation.get("kind") == "regression" for violation in violations)
 
 
 def is_improved(record: TestRecord) -> bool:
-    changes = record.get("baseline", {}).values()
+    if "baseline" not in record:
+        return False
+    changes = record["baseline"].values()
     return not is_regressed(record) and any(change.get("improved") for change in changes)
 
 
 def has_warnings(record: TestRecord) -> bool:
-    return any(
-        violation["level"] == "warn" and violation.get("kind") != "regression"
-        for violation in record["violations"]
+    violations = record["violations"]
+    return bool(violations) and any(
+        violation["level"] == "warn" and violation.get("kind") != "regression" for violation in violations
     )

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .compare import Change, compare_metrics
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
 from .metrics import Metrics, compute
 from .recorder import Perf, Plan
 from .tracing import active_tracer
 
+if TYPE_CHECKING:
+    from .compare import Change
 
-@dataclass(frozen=True)
+
+@dataclass  # not frozen: built for every measured test, and a frozen one costs 3 times more
 class Verdict:
-    """The metrics of a test and the limits it broke."""
+    """The metrics of a test and the limits it broke. Read-only."""
 
     metrics: Metrics
     violations: list[Violation]
@@ -27,7 +29,7 @@ class Verdict:
 
     @property
     def failing(self) -> bool:
-        return any(violation.level == "error" for violation in self.violations)
+        return bool(self.violations) and any(violation.level == "error" for violation in self.violations)
 
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
         return failure_message(
@@ -52,6 +54,7 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     settings = plan.budget.settings
     while (
         call is not None
+        and verdict.violations
         and any(violation.noisy for violation in verdict.violations)
         and perf.measurement.retries_used < settings.retries
     ):
@@ -71,6 +74,8 @@ def _evaluate(perf: Perf, plan: Plan, tracer: str | None) -> Verdict:
     )
     changes = []
     if plan.baseline is not None:
+        from .compare import compare_metrics  # here: most runs have no baseline
+
         changes = compare_metrics(
             plan.baseline,
             metrics.values,

@@ -8,48 +8,57 @@ test reports and writing report files).
 
 from __future__ import annotations
 
-import functools
 import os
-import unittest
+import sys
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .budget_file import BudgetFile, BudgetFileError, stale_patterns
-from .budget_file import load as load_budget_file
+from . import patterns
 from .budgets import Settings, TestBudget, resolve
-from .compare import BaselineError, baseline_section, load_baseline, tests_by_nodeid
-from .environment import describe
 from .marker import MARKER, marker_fields
 from .options import Options
 from .recorder import Perf, Plan
-from .reports import github, json_report, junit, write_atomically
-from .reports import render as render_report
-from .reports.terminal import write_summary
-from .results import REPORT_ATTRIBUTE, TestRecord, build_record
+from .results import REPORT_ATTRIBUTE, TestRecord, budgets_json, build_record
 from .runner import Verdict, judge, run_rounds
 from .sql import SqlInstrumentation
+
+if TYPE_CHECKING:
+    from .budget_file import BudgetFile
+
+# Imported where used, not here: reading the budget file (PyYAML), the baseline, the
+# environment and the report renderers are each needed once per run, if at all.
 
 SESSION_KEY = pytest.StashKey["PerfSession"]()
 PLAN_KEY = pytest.StashKey[Plan]()
 PERF_KEY = pytest.StashKey[Perf]()
-VERDICT_KEY = pytest.StashKey[Verdict]()
 USAGE_ERROR_KEY = pytest.StashKey[str]()
+DIRECT_KEY = pytest.StashKey[bool]()  # measured around pytest_runtest_call (unittest, doctest)
 USAGE_ERROR_ATTRIBUTE = "perfbudget_usage_error"
+DIRECT_PLUGIN = "perfbudget-direct-calls"
+USAGE_ERRORS_PLUGIN = "perfbudget-usage-errors"
 
 
 def perf_for(item: pytest.Item) -> Perf:
     """The item's :class:`Perf`, created on first use (by the fixture or the first round)."""
-    perf = item.stash.get(PERF_KEY, None)
-    if perf is None:
-        perf = Perf(item.nodeid, item.stash.get(PLAN_KEY, None))
-        item.stash[PERF_KEY] = perf
+    stash = item.stash
+    if PERF_KEY in stash:  # not stash.get(): a missing key raises and catches a KeyError
+        return stash[PERF_KEY]
+    perf = Perf(item.nodeid, stash.get(PLAN_KEY, None))
+    stash[PERF_KEY] = perf
     return perf
 
 
 class PerfSession:
-    """State and hooks of one pytest run."""
+    """State and hooks of one pytest run.
+
+    Per test, two hooks run: the ``pytest_pyfunc_call`` wrapper, which measures and
+    judges the call and builds the test's record, and ``pytest_runtest_logreport``,
+    which puts the record on the call's report (for xdist to carry) and gathers it.
+    Hooks that only some runs need (unittest and doctest items, bad markers on an
+    xdist worker) are registered as separate plugins when collection finds them.
+    """
 
     def __init__(
         self,
@@ -63,7 +72,11 @@ class PerfSession:
         self.options = options
         self.budget_file = budget_file
         self.baseline = baseline
-        self.baseline_tests = tests_by_nodeid(baseline) if baseline is not None else {}
+        self.baseline_tests: dict[str, dict[str, Any]] = {}
+        if baseline is not None:
+            from .compare import tests_by_nodeid
+
+            self.baseline_tests = tests_by_nodeid(baseline)
         self.baseline_warning = baseline_warning
         self.is_worker = hasattr(config, "workerinput")
         self.collected: list[str] = []
@@ -76,51 +89,106 @@ class PerfSession:
         self._environment: dict[str, Any] | None = None
         self._document: dict[str, Any] | None = None
         self.sql = SqlInstrumentation(config.rootpath, options.call_site_exclude)
+        # Planning: the file's patterns compiled once, and what they resolve to per set of
+        # matching patterns (tests without a marker share their budget and plan).
+        self._settings = budget_file.settings if budget_file is not None else Settings()
+        self._entries = budget_file.entries if budget_file is not None else ()
+        self._matchers = [patterns.matcher(entry.pattern) for entry in self._entries]
+        self._forced = options.forced_settings()
+        self._budgets: dict[tuple[int, ...], TestBudget] = {}
+        self._plans: dict[tuple[int, ...], Plan] = {}
+        self._budgets_json: dict[int, tuple[TestBudget, dict[str, Any]]] = {}  # by id(budget)
+        self._pending: dict[str, TestRecord] = {}  # built by the call, waiting for its report
+        self._usage_error_nodeids: dict[str, str] = {}
+        self._marked: dict[int, tuple[pytest.Collector, bool]] = {}  # by id(collector)
+        self._junit = bool(getattr(config.option, "xmlpath", None))  # --junitxml reads properties
 
     @classmethod
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
         """Read the budget file and the baseline; a bad one is a usage error (exit 4)."""
         loaded, baseline, warning = None, None, None
-        try:
-            if options.budget_file is not None:
+        if options.budget_file is not None:
+            from .budget_file import BudgetFileError
+            from .budget_file import load as load_budget_file
+
+            try:
                 loaded = load_budget_file(options.budget_file, options.budget_display)
-            if options.baseline is not None:
+            except BudgetFileError as error:
+                raise pytest.UsageError(str(error)) from None
+        if options.baseline is not None:
+            from .compare import BaselineError, load_baseline
+
+            try:
                 baseline, warning = load_baseline(options.baseline)
-        except (BudgetFileError, BaselineError) as error:
-            raise pytest.UsageError(str(error)) from None
+            except BaselineError as error:
+                raise pytest.UsageError(str(error)) from None
         return cls(config, options, loaded, baseline, warning)
 
     # --- planning ---------------------------------------------------------------
 
+    def _matching(self, nodeid: str) -> tuple[int, ...]:
+        """Indices of the budget file's entries that apply to ``nodeid``."""
+        return tuple(index for index, match in enumerate(self._matchers) if match(nodeid) is not None)
+
     def budget_for(self, item: pytest.Item) -> TestBudget:
-        file = self.budget_file
-        return resolve(
-            item.nodeid,
-            file.settings if file is not None else Settings(),
-            file.entries if file is not None else (),
-            marker_fields(item),
-            self.options.forced_settings(),
-        )
+        marker = marker_fields(item) if self._has_marker(item) else None
+        return self._budget(item, self._matching(item.nodeid), marker)
+
+    def _has_marker(self, node: pytest.Item | pytest.Collector | None) -> bool:
+        """What ``item.get_closest_marker(MARKER) is not None`` says, each collector asked once."""
+        if node is None:
+            return False
+        known = self._marked.get(id(node))
+        if known is not None and known[0] is node:  # the node is kept with it: its id is its own
+            return known[1]
+        found = False
+        for mark in node.own_markers:
+            if mark.name == MARKER:
+                found = True
+                break
+        found = found or self._has_marker(node.parent)
+        if not isinstance(node, pytest.Item):
+            self._marked[id(node)] = (node, found)
+        return found
+
+    def _budget(self, item: pytest.Item, matching: tuple[int, ...], marker: Any) -> TestBudget:
+        if marker is None:
+            known = self._budgets.get(matching)
+            if known is not None:
+                return known
+        entries = [self._entries[index] for index in matching]
+        budget = resolve(item.nodeid, self._settings, entries, marker, self._forced)
+        if marker is None:
+            self._budgets[matching] = budget
+        return budget
 
     def plan_for(self, item: pytest.Item) -> Plan | None:
-        measured = (
-            self.options.measures_everything
-            or item.get_closest_marker(MARKER) is not None
-            or "perf" in getattr(item, "fixturenames", ())
-        )
+        marked = self._has_marker(item)
+        measured = self.options.measures_everything or marked or "perf" in getattr(item, "fixturenames", ())
         if not measured:
             return None
-        budget = self.budget_for(item)
+        nodeid = item.nodeid
+        matching = self._matching(nodeid)
+        marker = marker_fields(item) if marked else None
+        before = self.baseline_tests.get(nodeid)
+        shared = marker is None and before is None
+        if shared:
+            plan = self._plans.get(matching)
+            if plan is not None:
+                return plan
+        budget = self._budget(item, matching, marker)
         trace = self.options.memory or budget.has_any(("memory",))
         rss = self.options.memory or budget.has_any(("rss",))
-        before = self.baseline_tests.get(item.nodeid)
-        return Plan(
+        plan = Plan(
             budget,
             trace_memory=trace,
             measure_rss=rss,
             baseline=before.get("metrics", {}) if before is not None else None,
             baseline_source=str(self.options.baseline),
         )
+        if shared:
+            self._plans[matching] = plan
+        return plan
 
     @pytest.hookimpl
     def pytest_itemcollected(self, item: pytest.Item) -> None:
@@ -128,6 +196,7 @@ class PerfSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        direct = False
         for item in items:
             try:
                 plan = self.plan_for(item)
@@ -137,13 +206,24 @@ class PerfSession:
                 # An exception here would crash the xdist worker with the message lost:
                 # fail the test in setup instead, and let the controller exit with 4.
                 item.stash[USAGE_ERROR_KEY] = str(error)
+                self._usage_error_nodeids[item.nodeid] = str(error)
                 continue
             if plan is not None:
                 item.stash[PLAN_KEY] = plan
+                if not _calls_pyfunc(item):
+                    item.stash[DIRECT_KEY] = True
+                    direct = True
+        manager = self.config.pluginmanager
+        if direct and not manager.has_plugin(DIRECT_PLUGIN):
+            manager.register(DirectCalls(self), DIRECT_PLUGIN)
+        if self._usage_error_nodeids and not manager.has_plugin(USAGE_ERRORS_PLUGIN):
+            manager.register(UsageErrors(), USAGE_ERRORS_PLUGIN)
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.budget_file is not None and self._judges_staleness():
+            from .budget_file import stale_patterns
+
             self.stale_patterns = stale_patterns(self.budget_file, self.collected, self.config.rootpath)
         self.collected = []
 
@@ -153,24 +233,24 @@ class PerfSession:
             return False
         return not any("::" in argument for argument in self.config.args)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        error = item.stash.get(USAGE_ERROR_KEY, None)
-        if error is not None:
-            pytest.fail(error, pytrace=False)
-
     # --- measuring --------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         """A test function: warm-up, rounds and re-measurements all call it through this hook."""
-        plan = pyfuncitem.stash.get(PLAN_KEY, None)
-        perf = perf_for(pyfuncitem) if plan is not None else None
-        if perf is None or plan is None or perf.busy:
+        if PLAN_KEY not in pyfuncitem.stash:
             return (yield)
-        call_again = functools.partial(pyfuncitem.ihook.pytest_pyfunc_call, pyfuncitem=pyfuncitem)
+        plan = pyfuncitem.stash[PLAN_KEY]
+        perf = perf_for(pyfuncitem)
+        if perf.busy:
+            return (yield)
+
+        def call_again() -> object:
+            return pyfuncitem.ihook.pytest_pyfunc_call(pyfuncitem=pyfuncitem)
+
         self.sql.ensure_installed()
         perf.busy = perf.started = True
+        verdict = None
         try:
             for _ in range(plan.budget.settings.warmup):
                 perf.run_unmeasured(call_again)
@@ -185,73 +265,57 @@ class PerfSession:
             verdict = judge(perf, plan, call_again)
         finally:
             perf.busy = False
-        self._conclude(pyfuncitem, verdict)
+            self._conclude(pyfuncitem, plan, verdict)
+        if verdict.failing:
+            pytest.fail(verdict.message(pyfuncitem.nodeid), pytrace=False)
         return result
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Items pytest runs without pytest_pyfunc_call (unittest, doctest): one measured call."""
-        plan = item.stash.get(PLAN_KEY, None)
-        if plan is None or _calls_pyfunc(item):
-            return (yield)
-        perf = perf_for(item)
-        self.sql.ensure_installed()
-        perf.started = True
-        meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
-        try:
-            yield
-        except BaseException:
-            perf.abandon(meter)
-            raise
-        perf.finish(meter)
-        self._conclude(item, judge(perf, plan, None))
-        return None
+    def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
+        """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
+        budget = plan.budget
+        known = self._budgets_json.get(id(budget))
+        if known is not None and known[0] is budget:  # kept with it: the id cannot be reused
+            budgets = known[1]
+        else:
+            budgets = budgets_json(budget)
+            self._budgets_json[id(budget)] = (budget, budgets)
+        nodeid = item.nodeid
+        path, line, _ = item.location
+        record = build_record(nodeid, (path, None if line is None else line + 1), "", budgets, verdict)
+        self._pending[nodeid] = record
+        if self._junit:
+            from .reports import junit
 
-    def _conclude(self, item: pytest.Item, verdict: Verdict) -> None:
-        item.stash[VERDICT_KEY] = verdict
-        if verdict.failing:
-            pytest.fail(verdict.message(item.nodeid), pytrace=False)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if USAGE_ERROR_KEY in item.stash:
-            setattr(report, USAGE_ERROR_ATTRIBUTE, item.stash[USAGE_ERROR_KEY])
-        if call.when == "call":
-            plan = item.stash.get(PLAN_KEY, None)
-            perf = item.stash.get(PERF_KEY, None)
-            # Items pytest does not call through pytest_pyfunc_call (unittest, doctest) are not measured.
-            if plan is not None and perf is not None and perf.started:
-                record = build_record(
-                    item.nodeid,
-                    (item.location[0], _line(item)),
-                    report.outcome,
-                    plan.budget,
-                    item.stash.get(VERDICT_KEY, None),
-                )
-                setattr(report, REPORT_ATTRIBUTE, record)
-                if getattr(self.config.option, "xmlpath", None):  # --junitxml reads them at teardown
-                    item.user_properties.extend(junit.properties(record))
-            if perf is not None:
-                del item.stash[PERF_KEY]  # free the samples; the record has what is kept
-        return report
+            item.user_properties.extend(junit.properties(record))
+        stash = item.stash
+        if PERF_KEY in stash:
+            del stash[PERF_KEY]  # free the samples; the record has what is kept
 
     # --- gathering (controller or serial run) -------------------------------------
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)  # before xdist sends the report to the controller
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        attributes = report.__dict__  # not getattr(report, name, None): a miss raises and catches
+        if self._usage_error_nodeids:
+            error = self._usage_error_nodeids.get(nodeid)
+            if error is not None:
+                attributes[USAGE_ERROR_ATTRIBUTE] = error
+        if self._pending and report.when == "call":
+            pending = self._pending.pop(nodeid, None)
+            if pending is not None:
+                pending["outcome"] = report.outcome
+                attributes[REPORT_ATTRIBUTE] = pending
         if self.is_worker:
             return
-        usage_error = getattr(report, USAGE_ERROR_ATTRIBUTE, None)
+        usage_error = attributes.get(USAGE_ERROR_ATTRIBUTE)
         if usage_error is not None:
             self.usage_errors.add(usage_error)
-        record = getattr(report, REPORT_ATTRIBUTE, None)
+        record = attributes.get(REPORT_ATTRIBUTE)
         if record is not None:
-            self.records[report.nodeid] = record
-        elif report.when == "teardown" and report.failed and report.nodeid in self.records:
-            self.records[report.nodeid]["outcome"] = "error"
+            self.records[nodeid] = record
+        elif report.when == "teardown" and report.failed and nodeid in self.records:
+            self.records[nodeid]["outcome"] = "error"
 
     def warnings(self) -> list[str]:
         warnings = [
@@ -276,12 +340,16 @@ class PerfSession:
 
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
+            from .environment import describe
+
             self._environment = describe(self.config.rootpath, self.workers)
         return self._environment
 
     def baseline_section(self) -> dict[str, Any] | None:
         if self.baseline is None:
             return None
+        from .compare import baseline_section
+
         return baseline_section(
             str(self.options.baseline), self.baseline, list(self.records), self.environment()
         )
@@ -292,12 +360,17 @@ class PerfSession:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
         if self.is_worker:
             return
+        from .reports import github
+
         step_summary = github.step_summary_path(os.environ)
         if not self.options.reports and step_summary is None:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
+        from .reports import render as render_report
+        from .reports import write_atomically
+
         document = self.document()
         for path in self.options.reports:
             try:
@@ -317,6 +390,8 @@ class PerfSession:
     def document(self) -> dict[str, Any]:
         """The JSON report document, which every other report is rendered from."""
         if self._document is None:
+            from .reports import json_report
+
             self._document = json_report.document(
                 self.environment(), self.records.values(), self.warnings(), self.baseline_section()
             )
@@ -326,23 +401,70 @@ class PerfSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
+        from .reports.terminal import write_summary
+
         errors = sorted(self.usage_errors) + self.report_errors
         write_summary(terminalreporter, self.records.values(), self.warnings(), self.written, errors)
         if os.environ.get("GITHUB_ACTIONS") == "true":
+            from .reports import github
+
             for annotation in github.annotations(self.document()):
                 terminalreporter.write_line(annotation)
 
 
-def _line(item: pytest.Item) -> int | None:
-    line = item.location[1]
-    return None if line is None else line + 1
+class DirectCalls:
+    """Items pytest runs without ``pytest_pyfunc_call`` (unittest, doctest): one measured call.
+
+    Registered only when collection finds such an item with a plan.
+    """
+
+    def __init__(self, session: PerfSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        plan = item.stash.get(PLAN_KEY, None)
+        if plan is None or not item.stash.get(DIRECT_KEY, False):
+            return (yield)
+        perf = perf_for(item)
+        self.session.sql.ensure_installed()
+        perf.started = True
+        verdict = None
+        try:
+            meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
+            try:
+                yield
+            except BaseException:
+                perf.abandon(meter)
+                raise
+            perf.finish(meter)
+            verdict = judge(perf, plan, None)
+        finally:
+            self.session._conclude(item, plan, verdict)
+        if verdict.failing:
+            pytest.fail(verdict.message(item.nodeid), pytrace=False)
+        return None
+
+
+class UsageErrors:
+    """On an xdist worker: tests whose marker is bad fail in setup with the message.
+
+    Registered only when collection found one.
+    """
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(USAGE_ERROR_KEY, None)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
 
 
 def _calls_pyfunc(item: pytest.Item) -> bool:
     """True for test functions; unittest methods and doctests run their own way."""
     if not isinstance(item, pytest.Function):
         return False
-    return item.cls is None or not issubclass(item.cls, unittest.TestCase)
+    unittest = sys.modules.get("unittest")  # not imported: no test case can be a unittest one
+    return item.cls is None or unittest is None or not issubclass(item.cls, unittest.TestCase)
 
 
 def _is_controller(config: pytest.Config) -> bool:

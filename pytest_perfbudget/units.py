@@ -7,7 +7,6 @@ plain number in base units (seconds, bytes, operations per second), or raises
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -36,8 +35,11 @@ _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([^\s0-9.].
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` for the closest candidate, or nothing."""
     candidates = list(candidates)
-    same_letters = [candidate for candidate in candidates if candidate.lower() == word.lower()]
-    close = same_letters or difflib.get_close_matches(word, candidates, n=1, cutoff=0.5)
+    close = [candidate for candidate in candidates if candidate.lower() == word.lower()]
+    if not close:
+        import difflib  # here: only an error message needs it
+
+        close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

@@ -1,39 +1,49 @@
 """pytest-xdist: the controller learns what workers found at collection and counts them.
 
 Per-test records need nothing here: they travel on the test reports, which
-xdist already sends to the controller. Registered only when xdist is loaded.
+xdist already sends to the controller. Registered only when xdist is loaded,
+before the session exists in an idle run (see :mod:`.plugin`): workers are
+counted from the start, and the session is attached once it is created.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .session import PerfSession
+if TYPE_CHECKING:
+    from .session import PerfSession
 
 STALE_KEY = "perfbudget_stale_patterns"
 
 
 class XdistHooks:
-    def __init__(self, session: PerfSession) -> None:
-        self.session = session
+    def __init__(self, session: PerfSession | None = None) -> None:
+        self.session: PerfSession | None = None
         self.nodes: set[str] = set()
+        if session is not None:
+            self.attach(session)
+
+    def attach(self, session: PerfSession) -> None:
+        self.session = session
+        session.workers = len(self.nodes)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodeready(self, node: Any) -> None:
         self.nodes.add(node.gateway.id)
-        self.session.workers = len(self.nodes)
+        if self.session is not None:
+            self.session.workers = len(self.nodes)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """Every worker collects the same tests: take the stale patterns the first one found."""
         stale = getattr(node, "workeroutput", {}).get(STALE_KEY)
-        if stale is not None and not self.session.stale_patterns:
+        if stale is not None and self.session is not None and not self.session.stale_patterns:
             self.session.stale_patterns = list(stale)
 
     @pytest.hookimpl
     def pytest_sessionfinish(self) -> None:
         """On a worker: hand the stale patterns to the controller."""
-        if self.session.is_worker:
+        if self.session is not None and self.session.is_worker:
             self.session.config.workeroutput[STALE_KEY] = self.session.stale_patterns  # type: ignore[attr-defined]

@@ -342,3 +342,14 @@ def test_no_stale_warning_when_every_pattern_matches(run_serial: Runner) -> None
     write_suite(run_serial)
     result = run_serial("--perf-budget", "budgets.yml")
     assert "stale budget" not in result.stdout.str()
+
+
+def test_a_report_gets_the_usual_file_mode(tmp_path: Path) -> None:
+    from pytest_perfbudget.reports import write_atomically
+
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "r.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644

@@ -5,7 +5,8 @@ measured call. Once the code under test has imported SQLAlchemy, that wraps
 the dialect classes (see :mod:`.hooks`) so that every statement sent while a
 round is measured is recorded as a :class:`~pytest_perfbudget.queries.Statement`
 in :data:`pytest_perfbudget.queries.capture`. Nothing here imports SQLAlchemy
-unless it is already imported: a suite without it pays nothing.
+unless it is already imported, nor the hooks and the call-site walk until it
+is: a suite without it pays nothing for it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from . import hooks
-from .callsite import CallSiteLocator
 from .importwatch import ImportWatcher
 
-__all__ = ["CallSiteLocator", "SqlInstrumentation"]
+if TYPE_CHECKING:
+    from .callsite import CallSiteLocator
 
-_watcher = ImportWatcher("sqlalchemy", hooks.install)
+__all__ = ["CallSiteLocator", "SqlInstrumentation"]
 
 
 class SqlInstrumentation:
@@ -35,6 +36,8 @@ class SqlInstrumentation:
     def locator(self) -> CallSiteLocator:
         """Made on first use: finding the library directories takes a moment."""
         if self._locator is None:
+            from .callsite import CallSiteLocator
+
             self._locator = CallSiteLocator(self.rootdir, self.exclude)
         return self._locator
 
@@ -44,10 +47,39 @@ class SqlInstrumentation:
         Also points call sites at this session's rootdir (an in-process pytester
         run has its own).
         """
-        hooks.recorder.configure(self.locator)
-        if hooks.is_installed():
-            return
-        if "sqlalchemy" in sys.modules:
-            hooks.install()
-        else:
+        if "sqlalchemy" not in sys.modules:
+            _waiting[0] = self  # the watcher installs for it if the call imports SQLAlchemy
             _watcher.start()
+            return
+        self._install()
+
+    def _install(self) -> None:
+        from . import hooks
+
+        hooks.recorder.configure(self.locator)
+        if not hooks.is_installed():
+            hooks.install()
+
+
+_waiting: list[SqlInstrumentation | None] = [None]  # the instrumentation that last asked
+
+
+def _on_import() -> None:
+    instrumentation = _waiting[0]
+    if instrumentation is not None:
+        instrumentation._install()
+    else:
+        from . import hooks
+
+        hooks.install()
+
+
+_watcher = ImportWatcher("sqlalchemy", _on_import)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CallSiteLocator":  # imported on first use, as the hooks are
+        from .callsite import CallSiteLocator
+
+        return CallSiteLocator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
