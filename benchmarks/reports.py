@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_perfbudget import cli
+from pytest_perfbudget.metrics import distribution
 from pytest_perfbudget.reports import html, json_report, markdown
-from pytest_perfbudget.stats import summarize
 
 ROUNDS = 5
 
 
 def _timing(rng: random.Random, center: float) -> dict[str, Any]:
-    rounds = [round(center * rng.uniform(0.9, 1.2), 7) for _ in range(ROUNDS)]
-    return {"rounds": rounds, **summarize(rounds)}
+    """As the plugin stores a timing: rounds and statistics to 6 significant digits."""
+    return distribution([center * rng.uniform(0.9, 1.2) for _ in range(ROUNDS)])
 
 
 def synthetic_record(index: int, rng: random.Random, slower: float = 1.0) -> dict[str, Any]:
@@ -130,6 +130,48 @@ def command(label: str, *argv: str) -> None:
     print(f"{label:<44} {elapsed:6.2f} s   peak {peak:5.0f} MB   exit {done.returncode}", flush=True)
 
 
+# Writes one report as the plugin does at the end of a run, in a fresh interpreter that holds the
+# run's records and the baseline (as a run with --perf-baseline does): the document is built from
+# the records, rendered and written atomically. The peak is reset once the records are loaded
+# (/proc/self/clear_refs), so that it is the report's own on top of what the run holds.
+WRITE = """
+import json, re, sys, time
+from pathlib import Path
+from pytest_perfbudget import reports
+from pytest_perfbudget.reports import json_report, write_atomically
+render = getattr(reports, "render_chunks", reports.render)  # what the plugin writes with
+directory, suffix = Path(sys.argv[1]), sys.argv[2]
+compared = json.loads((directory / "compared.json").read_text(encoding="utf-8"))
+before = json.loads((directory / "before.json").read_text(encoding="utf-8"))
+records = compared.pop("tests")
+
+def status(key):
+    with open("/proc/self/status", encoding="ascii") as file:
+        return int(re.search(key + r":\\s*(\\d+)", file.read()).group(1)) / 1024
+
+try:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as file:
+        file.write("5")
+except OSError:
+    pass
+held = status("VmRSS")
+start = time.perf_counter()
+document = json_report.document(compared["environment"], records, compared["warnings"], compared["baseline"])
+write_atomically(directory / ("written" + suffix), render(suffix, document, before))
+print(time.perf_counter() - start, held, status("VmHWM"))
+"""
+
+
+def write_report(suffix: str, directory: Path) -> None:
+    """Time writing a report at the end of a run; its peak memory, and what the run held."""
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE, str(directory), suffix], capture_output=True, text=True, check=True
+    )
+    elapsed, held, peak = (float(value) for value in done.stdout.split())
+    label = f"write {suffix} at the end of a run"
+    print(f"{label:<44} {elapsed:6.2f} s   peak {peak:5.0f} MB   ({held:.0f} MB held by the run)", flush=True)
+
+
 def render_all(tests: int, directory: Path) -> None:
     """Generate a baseline and a run, compare them, render the comparison; write the files."""
     before = timed("generate baseline", lambda: synthetic_run(tests, seed=1))
@@ -169,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         directory = Path(name)
         render_all(arguments.tests, directory)
         shards = write_shards(directory, arguments.shards)
+        print("-- reports written by the plugin, each in a fresh process holding the run's records")
+        for suffix in (".json", ".md", ".html"):
+            write_report(suffix, directory)
         print("-- perfbudget commands, each in a fresh process (reading and writing files)")
         compared, before = str(directory / "compared.json"), str(directory / "before.json")
         command(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from . import budget_file, init_budgets
 from .budgets import METRICS, Settings, Tolerance, parse_tolerance
 from .compare import BaselineError, annotate, load_report
-from .merge import CONFLICT_CHOICES, MergeError, Merger
+from .merge import CONFLICT_CHOICES, MergeError, Merger, read_lines
 from .reports import html, json_report, markdown, write_atomically
 from .results import is_regressed
 from .stats import STATISTICS
@@ -64,10 +64,10 @@ def _malformed(source: str) -> Iterator[None]:
         raise CommandError(f"{source}: malformed report: {detail}", EXIT_INPUT) from None
 
 
-def _write(path: str | None, text: str) -> None:
+def _write(path: str | None, text: str | Iterable[str]) -> None:
     """To ``path`` atomically, or to standard output without one."""
     if path is None or path == "-":
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         return
     try:
         write_atomically(Path(path), text)
@@ -184,8 +184,8 @@ def compare_text(document: dict[str, Any]) -> str:
             markdown.format_metric(change.metric, change.after),
             markdown.format_improvement(change.improvement),
         )
-        for judgement in ("regressed", "improved")
-        for change in markdown.baseline_changes(document, judgement)
+        for judgement, changes in markdown.judged_changes(document).items()
+        for change in changes
     ]
     if rows:
         header = ("", "test", "metric", "before", "after", "improvement")
@@ -221,14 +221,37 @@ def _merge(arguments: argparse.Namespace) -> int:
     try:
         merger = Merger(arguments.on_conflict)
         for path in arguments.shards:  # one shard in memory at a time
-            merger.add(path, _read(path, "shard report"))
-        text = merger.render()
+            lines = _read_lines(path)
+            if lines is None:
+                merger.add(path, _read(path, "shard report"))
+            else:
+                head, tests = lines
+                merger.add(path, {**head, "tests": [test for test, _ in tests]}, [text for _, text in tests])
+        chunks = merger.render_chunks()  # its head: where an error would come from
     except MergeError as error:
         raise CommandError(str(error), EXIT_INPUT) from None
-    _write(arguments.output, text)
+    _write(arguments.output, chunks)
     count = len(arguments.shards)
     print(f"{arguments.output}: {merger.count} tests from {count} shard{'s' * (count != 1)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _read_lines(path: str) -> tuple[dict[str, Any], list[tuple[dict[str, Any], str]]] | None:
+    """A shard as :func:`~pytest_perfbudget.merge.read_lines` reads it, when it is a valid report
+    written one test per line; else None, and :func:`_read` reads it (and says what is wrong)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = read_lines(text)
+    if lines is None:
+        return None
+    head, tests = lines
+    if not str(head.get("schema", "")).startswith("pytest-perfbudget/"):
+        return None
+    if not all("nodeid" in test for test, _ in tests):
+        return None
+    return lines
 
 
 def report_format(path: str) -> str:

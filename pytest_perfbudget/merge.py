@@ -8,7 +8,9 @@ tests kept.
 
 A :class:`Merger` takes one shard at a time and keeps each test as compact
 JSON text, not as objects, so that merging a suite of 100,000 tests needs
-one shard's worth of objects at a time. The merged report is written with
+one shard's worth of objects at a time. A shard written one test per line
+(as this plugin writes reports) keeps each line's text as it is
+(:func:`read_lines`): only parsed, never written again. The merged report is written with
 one test per line (:func:`~pytest_perfbudget.reports.json_report.render_lines`): the same JSON, faster to write
 than an indented document, and a diff of two reports shows one line per
 changed test.
@@ -17,11 +19,11 @@ changed test.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .reports.json_report import SCHEMA, render_lines, summarize
+from .reports.json_report import SCHEMA, compact_encoder, iter_lines, render_lines, summarize
 
 CONFLICT_CHOICES = ("first", "last")
 STALE_PREFIX = "stale budget:"
@@ -33,8 +35,40 @@ class MergeError(Exception):
     """Shards that cannot be merged as asked; ``str()`` is the one-line message."""
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_compact = compact_encoder()
+
+# How render_lines lays a report out: the head, then one test per line, then the closing.
+_TESTS_OPEN = ',\n "tests": [\n'  # after a head with keys: a report has a schema
+_TESTS_CLOSE = "\n ]\n}\n"
+
+
+def read_lines(text: str) -> tuple[dict[str, Any], list[tuple[dict[str, Any], str]]] | None:
+    """A report laid out as :func:`render_lines` writes it, read test by test.
+
+    Its head, and each test with its own JSON text, which a merge keeps as it is
+    instead of writing it again. Each line is parsed on its own, so a line that
+    is not one whole test (another layout) is caught: None then, and the caller
+    reads the report whole.
+    """
+    start = text.find(_TESTS_OPEN)
+    if start < 0 or not text.endswith(_TESTS_CLOSE):
+        return None
+    # What json.loads runs, without its checks per call (typeshed does not know the attribute).
+    scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+    try:
+        head = json.loads(text[:start] + "\n}")
+        body = text[start + len(_TESTS_OPEN) : -len(_TESTS_CLOSE)]
+        tests = []
+        for line in body.split(",\n") if body else ():
+            test, end = scan(line, 0)
+            if end != len(line) or not isinstance(test, dict):
+                return None
+            tests.append((test, line))
+    except (ValueError, StopIteration):  # not JSON, or a lone surrogate
+        return None
+    if not isinstance(head, dict) or "tests" in head:
+        return None
+    return head, tests
 
 
 @dataclass
@@ -60,8 +94,12 @@ class Merger:
         if self.on_conflict is not None and self.on_conflict not in CONFLICT_CHOICES:
             raise MergeError(f"--on-conflict must be 'first' or 'last', not {self.on_conflict!r}")
 
-    def add(self, name: str, report: Mapping[str, Any]) -> None:
-        """Take in one shard; ``report`` is not kept, nor modified."""
+    def add(self, name: str, report: Mapping[str, Any], texts: Sequence[str] | None = None) -> None:
+        """Take in one shard; ``report`` is not kept, nor modified.
+
+        ``texts``, when given, are the JSON texts of the report's tests, in order
+        (from :func:`read_lines`): kept as they are, not written again.
+        """
         self.shards.append(name)
         environment = report.get("environment") or {}
         if self._environment is None:
@@ -71,10 +109,15 @@ class Merger:
         self._warnings.append([str(warning) for warning in report.get("warnings", [])])
         if isinstance(report.get("baseline"), Mapping):
             self._baselines.append(report["baseline"])
-        for test in report.get("tests", []):
-            self._add_test(name, test)
+        tests = report.get("tests", [])
+        if texts is not None and len(texts) == len(tests):
+            for test, text in zip(tests, texts, strict=True):
+                self._add_test(name, test, text)
+        else:
+            for test in tests:
+                self._add_test(name, test)
 
-    def _add_test(self, name: str, test: Mapping[str, Any]) -> None:
+    def _add_test(self, name: str, test: Mapping[str, Any], text: str | None = None) -> None:
         nodeid = str(test["nodeid"])
         kept = self._tests.get(nodeid)
         if kept is not None:
@@ -85,11 +128,12 @@ class Merger:
                 )
             if self.on_conflict == "first":
                 return
-        try:
-            text = _compact(test)
-        except ValueError as error:
-            raise MergeError(f"{name}: test '{nodeid}' cannot be written as JSON: {error}") from None
-        self._tests[nodeid] = _Kept(name, text, summarize([dict(test)]))
+        if text is None:
+            try:
+                text = _compact(test)
+            except ValueError as error:
+                raise MergeError(f"{name}: test '{nodeid}' cannot be written as JSON: {error}") from None
+        self._tests[nodeid] = _Kept(name, text, summarize([test if isinstance(test, dict) else dict(test)]))
 
     @property
     def count(self) -> int:
@@ -156,6 +200,11 @@ class Merger:
         """The merged report as JSON text, tests in node id order."""
         head = self.head()
         return render_lines(head, [self._tests[nodeid].text for nodeid in sorted(self._tests)])
+
+    def render_chunks(self) -> Iterator[str]:
+        """:meth:`render` in pieces, for writing: the merged text is never whole in memory."""
+        head = self.head()
+        return iter_lines(head, (self._tests[nodeid].text for nodeid in sorted(self._tests)))
 
 
 def merge(shards: Sequence[Shard], on_conflict: str | None = None) -> dict[str, Any]:

@@ -95,6 +95,7 @@ class PerfSession:
         self._entries = budget_file.entries if budget_file is not None else ()
         self._matchers = [patterns.matcher(entry.pattern) for entry in self._entries]
         self._forced = options.forced_settings()
+        self._everything = options.measures_everything
         self._budgets: dict[tuple[int, ...], TestBudget] = {}
         self._plans: dict[tuple[int, ...], Plan] = {}
         self._budgets_json: dict[int, tuple[TestBudget, dict[str, Any]]] = {}  # by id(budget)
@@ -128,7 +129,7 @@ class PerfSession:
 
     def _matching(self, nodeid: str) -> tuple[int, ...]:
         """Indices of the budget file's entries that apply to ``nodeid``."""
-        return tuple(index for index, match in enumerate(self._matchers) if match(nodeid) is not None)
+        return tuple([index for index, match in enumerate(self._matchers) if match(nodeid) is not None])
 
     def budget_for(self, item: pytest.Item) -> TestBudget:
         marker = marker_fields(item) if self._has_marker(item) else None
@@ -164,7 +165,7 @@ class PerfSession:
 
     def plan_for(self, item: pytest.Item) -> Plan | None:
         marked = self._has_marker(item)
-        measured = self.options.measures_everything or marked or "perf" in getattr(item, "fixturenames", ())
+        measured = self._everything or marked or "perf" in getattr(item, "fixturenames", ())
         if not measured:
             return None
         nodeid = item.nodeid
@@ -369,12 +370,12 @@ class PerfSession:
             self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
         from .reports import render as render_report
-        from .reports import write_atomically
+        from .reports import render_chunks, write_atomically
 
         document = self.document()
         for path in self.options.reports:
             try:
-                write_atomically(path, render_report(path.suffix, document, self.baseline))
+                write_atomically(path, render_chunks(path.suffix, document, self.baseline))
             except OSError as error:
                 self.report_errors.append(f"could not write {path}: {error.strerror or error}")
             else:
@@ -396,6 +397,10 @@ class PerfSession:
                 self.environment(), self.records.values(), self.warnings(), self.baseline_section()
             )
         return self._document
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self.sql.stop_watching()
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -463,8 +468,11 @@ def _calls_pyfunc(item: pytest.Item) -> bool:
     """True for test functions; unittest methods and doctests run their own way."""
     if not isinstance(item, pytest.Function):
         return False
-    unittest = sys.modules.get("unittest")  # not imported: no test case can be a unittest one
-    return item.cls is None or unittest is None or not issubclass(item.cls, unittest.TestCase)
+    unittest = sys.modules.get("unittest")  # not imported: no test can be a unittest one
+    parent = item.parent  # what item.cls finds, without its walk up the tree: a method's parent
+    if unittest is None or not isinstance(parent, pytest.Class):
+        return True
+    return not issubclass(parent.obj, unittest.TestCase)
 
 
 def _is_controller(config: pytest.Config) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then replace ``path`` with it.
+def write_atomically(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, in order) to a temporary file beside ``path``, then replace
+    ``path`` with it.
 
     An interrupted or failed write leaves the previous report untouched.
     """
@@ -18,7 +20,10 @@ def write_atomically(path: Path, text: str) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            if isinstance(text, str):
+                stream.write(text)
+            else:
+                stream.writelines(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, _file_mode())  # mkstemp makes it private; a report is an ordinary file
@@ -51,3 +56,14 @@ def render(suffix: str, document: dict[str, Any], before: dict[str, Any] | None 
     from . import json_report
 
     return json_report.render(document)
+
+
+def render_chunks(
+    suffix: str, document: dict[str, Any], before: dict[str, Any] | None = None
+) -> Iterable[str]:
+    """:func:`render` in pieces, for :func:`write_atomically`: a JSON report is never whole in memory."""
+    if suffix in (".md", ".html"):
+        return [render(suffix, document, before)]
+    from . import json_report
+
+    return json_report.render_chunks(document)

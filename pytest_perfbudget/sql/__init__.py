@@ -53,6 +53,16 @@ class SqlInstrumentation:
             return
         self._install()
 
+    def stop_watching(self) -> None:
+        """Take the import watcher out of ``sys.meta_path`` (at the end of the session).
+
+        Not only tidy: a finder left in ``sys.meta_path`` makes the interpreter's shutdown
+        measurably slower.
+        """
+        if _waiting[0] is self:
+            _waiting[0] = None
+            _watcher.stop()
+
     def _install(self) -> None:
         from . import hooks
 

@@ -30,7 +30,7 @@ import sys
 import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # pytest_perfbudget itself
 
@@ -89,6 +89,10 @@ class CallSiteLocator:
         self._sqlalchemy = _sqlalchemy_prefix()
         # Keyed on the code's file name: a string hashes once, and the verdict is the file's.
         self._verdicts: dict[str, _Verdict] = {}
+        # The call site of a user frame by (id of its code, its last instruction): the same
+        # string each time, with its hash cached, and no line table read per statement. The
+        # code is kept beside it, so that the id stays its own.
+        self._sites: dict[tuple[int, int], tuple[CodeType, str, str]] = {}
 
     def classify(self, filename: str) -> _Verdict:
         """The cached verdict on a code file: its display path if it is user code, else a marker."""
@@ -134,18 +138,29 @@ class CallSiteLocator:
         entry: FrameType | None = None
         sealed = False  # past the first run of SQLAlchemy frames
         glet: object = None
-        verdicts = self._verdicts
+        verdict_of = self._verdicts.get
+        sqlalchemy, other = SQLALCHEMY, OTHER
         while True:
             while frame is not None:
                 code = frame.f_code
-                verdict = verdicts.get(code.co_filename)
+                verdict = verdict_of(code.co_filename)
                 if verdict is None:
                     verdict = self.classify(code.co_filename)
-                if verdict is SQLALCHEMY:
+                if verdict is sqlalchemy:
                     if not sealed:
                         entry = frame
-                elif verdict is not OTHER:
-                    return f"{verdict}:{frame.f_lineno}", _function_name(frame), entry
+                elif verdict is not other:
+                    key = (id(code), frame.f_lasti)
+                    known = self._sites.get(key)
+                    if known is not None and known[0] is code:
+                        return known[1], known[2], entry
+                    site = f"{verdict}:{frame.f_lineno}"
+                    function = _function_name(frame)
+                    if code.co_name not in _COMPREHENSIONS:  # else the name depends on the caller
+                        if len(self._sites) >= _CACHE_LIMIT:
+                            self._sites.clear()
+                        self._sites[key] = (code, site, function)
+                    return site, function, entry
                 elif entry is not None:
                     sealed = True
                 frame = frame.f_back

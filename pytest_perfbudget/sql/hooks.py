@@ -25,7 +25,6 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from types import FrameType
 from typing import Any
 
 from ..queries import QueryLog, Statement, StatementKind, capture
@@ -87,7 +86,16 @@ class Recorder:
             site = locator.locate(sys._getframe(2))  # the wrapper's caller
             if site is not None:
                 call_site, function, entry = site
-                request = self._request(log, call_site, entry)
+                if entry is not None:
+                    # The request: the last one from this call site if it entered SQLAlchemy by
+                    # the same frame. The log holds that frame, so its identity stays unique: a
+                    # later call can never be mistaken for it, as by ``id()`` once it is gone.
+                    last = log.entries.get(call_site)
+                    if last is not None and last[0] is entry:
+                        request = last[1]
+                    else:
+                        request = next(self._ids)
+                        log.entries[call_site] = (entry, request)
         log.statements.append(
             Statement(
                 sql, shape, duration, parameters, executemany, call_site, function, kind, rows, request, batch
@@ -103,21 +111,6 @@ class Recorder:
             if site is not None:
                 call_site, function, _ = site
         log.statements.append(Statement(sql, sql, duration, 0, False, call_site, function, kind))
-
-    def _request(self, log: QueryLog, call_site: str, entry: FrameType | None) -> int | None:
-        """The request id: the last one from ``call_site`` if it entered SQLAlchemy by the same frame.
-
-        The log holds that frame, so its identity stays unique: a later call can never be
-        mistaken for it, as it could be by ``id()`` once the frame is gone.
-        """
-        if entry is None:
-            return None
-        known = log.entries.get(call_site)
-        if known is not None and known[0] is entry:
-            return known[1]
-        request = next(self._ids)
-        log.entries[call_site] = (entry, request)
-        return request
 
 
 recorder = Recorder()
@@ -162,7 +155,11 @@ def _wrap_execute(original: AnyFunction) -> AnyFunction:
             return original(self, cursor, statement, parameters, context)
         finally:
             duration = perf_counter() - start
-            recorder.execution(log, statement, duration, cursor, context, _size(parameters), 1, False)
+            try:  # _size(), inline
+                size = len(parameters)
+            except TypeError:
+                size = 0
+            recorder.execution(log, statement, duration, cursor, context, size, 1, False)
 
     return do_execute
 
