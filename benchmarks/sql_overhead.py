@@ -15,6 +15,10 @@ Usage: ``python benchmarks/sql_overhead.py [--batch N] [--repeats R]``. Figures 
 timings vary with the machine, so nothing here asserts a limit. Each figure is
 the best of many short interleaved batches, timed in thread CPU time, which
 keeps most of the noise of a busy machine out.
+
+A workload is called as a pluggy hook, as pytest calls a test function: the
+call-site walk, which goes on past the call site to the user's frames further out
+(the callers), stops at pluggy's frames here as it stops at pytest's in a test run.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pluggy
 from sqlalchemy import Engine, String, create_engine, event, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -72,6 +78,27 @@ def orm(session: Session, statements: int) -> float:
     return (time.thread_time() - start) / statements
 
 
+hookspec = pluggy.HookspecMarker("sqlbench")
+hookimpl = pluggy.HookimplMarker("sqlbench")
+
+
+class RunnerSpec:
+    @hookspec(firstresult=True)
+    def sqlbench_call(self, session: Session, statements: int) -> float:  # type: ignore[empty-body]
+        """Run a workload, as pytest's ``pytest_pyfunc_call`` hook runs a test function."""
+
+
+def runner(workload: Callable[[Session, int], float]) -> Any:
+    """``workload`` as the only implementation of a pluggy hook, called by keyword.
+
+    Its frame is then right under pluggy's, as a test function's is in a test run.
+    """
+    manager = pluggy.PluginManager("sqlbench")
+    manager.add_hookspecs(RunnerSpec)
+    manager.register(SimpleNamespace(sqlbench_call=hookimpl(workload)))
+    return manager.hook.sqlbench_call
+
+
 @contextmanager
 def counting(call_sites: bool = True) -> Iterator[None]:
     hooks.recorder.call_sites = call_sites
@@ -112,10 +139,11 @@ def measure(
     """Best of ``repeats`` batches per set-up, the set-ups interleaved so that they share the noise."""
     setups = set_ups(engine)
     results: dict[str, list[float]] = {name: [] for name in setups}
+    call = runner(workload)
     with Session(engine) as session:
         hooks.install()
         with counting():
-            workload(session, 2000)  # warm SQLAlchemy's compiled cache and the plugin's caches
+            call(session=session, statements=2000)  # warm SQLAlchemy's and the plugin's caches
         for _ in range(repeats):
             for name, (installed, in_force) in setups.items():
                 if installed:
@@ -123,7 +151,7 @@ def measure(
                 else:
                     hooks.uninstall()
                 with in_force():
-                    results[name].append(workload(session, batch))
+                    results[name].append(call(session=session, statements=batch))
     hooks.uninstall()
     return {name: min(values) for name, values in results.items()}
 

@@ -36,6 +36,7 @@ class Statement:
     rows: int | None = None  # the cursor's row count, when the driver knows it
     request: int | None = None  # statements of one call into SQLAlchemy share it; None: its own
     batch: int = 1  # parameter sets of an executemany
+    callers: tuple[str, ...] = ()  # call sites of the user's frames further out, innermost first
 
     @property
     def counted(self) -> bool:
@@ -73,9 +74,6 @@ class QueryLog:
     """The statements of one measured round, in order; what ``perf.queries`` shows."""
 
     statements: list[Statement] = field(default_factory=list)
-    # For the SQL instrumentation: per call site, the frame that entered SQLAlchemy for the
-    # last request and that request's id. Kept here, so the frames go when the round does.
-    entries: dict[str, tuple[object, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def record(self, statement: Statement) -> None:
         self.statements.append(statement)
@@ -108,7 +106,9 @@ class QueryLog:
         """SELECT shapes requested ``threshold`` times or more from one call site: likely N+1s.
 
         Repeats are counted in requests, not statements: the batches SQLAlchemy splits
-        one request into (a ``selectinload`` over many parents) are one request.
+        one request into (a ``selectinload`` over many parents) are one request. And they
+        are counted per chain of callers: a helper called once from each of three lines
+        is three calls, not a loop (see :func:`_repeats`).
         """
         return _repeats(self.counted, lambda statement: statement.is_select, threshold, ignore)
 
@@ -116,7 +116,7 @@ class QueryLog:
         """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
 
         Not N+1 suspects (a loop of writes is often what the test means), but the same
-        kind of round trips a batch would save.
+        kind of round trips a batch would save. Counted as :meth:`suspects` counts.
         """
         return _repeats(self.counted, lambda statement: statement.is_write, threshold, ignore)
 
@@ -133,15 +133,26 @@ def _repeats(
     threshold: int,
     ignore: Sequence[str],
 ) -> list[Suspect]:
-    groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
+    """Shapes repeated ``threshold`` times or more from one call site with the same callers.
+
+    A loop runs its statement from the same call site with the same callers each
+    time; a helper called from several lines runs it with other callers. Chains that
+    reach the threshold are reported together, per shape and call site, with their
+    requests added up.
+    """
+    chains: dict[tuple[str, str | None], dict[tuple[str, ...], list[Statement]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for statement in statements:
         if wanted(statement):
-            groups[(statement.shape, statement.call_site)].append(statement)
+            chains[(statement.shape, statement.call_site)][statement.callers].append(statement)
     found = []
-    for (shape, call_site), repeats in groups.items():
-        count = _requests(repeats)
-        if count >= threshold and not _ignored(shape, call_site, ignore):
-            found.append(Suspect(shape, count, call_site, repeats[0].function))
+    for (shape, call_site), by_callers in chains.items():
+        requests = [_requests(repeats) for repeats in by_callers.values()]
+        count = sum(requested for requested in requests if requested >= threshold)
+        if count and not _ignored(shape, call_site, ignore):
+            first = next(iter(by_callers.values()))[0]
+            found.append(Suspect(shape, count, call_site, first.function))
     return sorted(found, key=lambda suspect: -suspect.count)
 
 

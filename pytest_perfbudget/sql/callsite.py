@@ -1,23 +1,31 @@
-"""Where a statement came from: the innermost frame of the user's own code.
+"""Where a statement came from: the innermost frame of the user's own code, and its callers.
 
 Frames are walked by hand (``sys._getframe`` and ``f_back``): building a
 traceback summary would cost far more than the statement itself. Each code
-file is classified once (user code with its display path, SQLAlchemy, or
-anything else) and the verdict is cached, so a walk costs a dictionary lookup
-per frame.
+file is classified once (user code with its display path, SQLAlchemy, the test
+runner, generated code, or anything else) and the verdict is cached, so a walk
+costs a dictionary lookup per frame.
 
 Under asyncio, SQLAlchemy's ``AsyncEngine`` runs the synchronous engine in a
 child greenlet; the coroutine that awaited ``session.execute(...)`` is
 suspended in the parent greenlet. When the current stack holds no user frame
 the walk goes on from ``greenlet.getcurrent().parent.gr_frame``.
 
-The walk also reports the *entry*: the outermost frame of the run of
-SQLAlchemy frames the statement was sent from, that is the call into
-SQLAlchemy that it belongs to. Two statements with the same entry frame
-belong to one request of the user's code (the batches of one
-``selectinload``); each lazy load or each ``session.execute`` in a loop has
-an entry of its own, also when it is made from a library (a serializer that
-reads relationships) or from excluded code.
+The walk reports three things besides the call site:
+
+- the *entry*: the outermost frame of the run of SQLAlchemy frames the
+  statement was sent from, that is the call into SQLAlchemy that it belongs to
+  (see :mod:`.hooks` for how it marks one request). Each lazy load or each
+  ``session.execute`` in a loop has an entry of its own, also when it is made
+  from a library (a serializer that reads relationships) or from excluded
+  code. Generated code (SQLAlchemy's decorators compiled at import, file names
+  in angle brackets) does not break a run: one ``MetaData.reflect()`` is one
+  entry;
+- the *callers*: the call sites of the user frames further out, up to the test
+  runner (pytest's and pluggy's frames) or :data:`MAX_CALLERS` of them, with
+  direct recursion folded. A helper called from three lines of a test has
+  three different callers; one called in a loop has the same each time. The
+  N+1 analysis counts repeats per call site *and* callers.
 """
 
 from __future__ import annotations
@@ -35,24 +43,43 @@ from types import CodeType, FrameType
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # pytest_perfbudget itself
 
 
-Site = tuple[str, str, FrameType | None]
-"""Where in the user's code: ``path:line`` relative to rootdir, the function there, and the
-entry frame (the call into SQLAlchemy made from that line; its identity marks one request).
-A plain tuple because one is built for every statement."""
+Site = tuple[str, str, FrameType | None, tuple[str, ...]]
+"""Where in the user's code: ``path:line`` relative to rootdir, the function there, the entry
+frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`) and the callers'
+call sites, innermost first. A plain tuple because one is built for every statement. The
+entry is only lent: whoever receives it must not keep it."""
+
+MAX_CALLERS = 16
+"""Callers kept per statement: enough to tell the lines of a test apart through helpers."""
 
 
-class _Other:
-    """Marks code that is neither the user's nor SQLAlchemy's (stdlib, site-packages, plugin)."""
+class _Marker:
+    """A verdict on code that is not the user's; the name says which."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-class _SqlAlchemy:
-    """Marks SQLAlchemy's own code."""
-
-
-OTHER = _Other()
-SQLALCHEMY = _SqlAlchemy()
-_Verdict = str | _Other | _SqlAlchemy  # user code: its display path
+OTHER = _Marker("OTHER")  # stdlib, site-packages, this plugin, excluded code
+SQLALCHEMY = _Marker("SQLALCHEMY")
+RUNNER = _Marker("RUNNER")  # pytest and pluggy: the callers stop there
+GENERATED = _Marker("GENERATED")  # compiled from a string: file name in angle brackets
+_Verdict = str | _Marker  # user code: its display path
 _CACHE_LIMIT = 10_000
+
+
+def _package_prefix(name: str) -> str | None:
+    """The directory of an imported package, normalized and ending in a separator."""
+    module = sys.modules.get(name)
+    filename: str | None = getattr(module, "__file__", None)
+    if not filename:
+        return None
+    return os.path.normcase(os.path.dirname(os.path.abspath(filename))) + os.sep
 
 
 def _library_prefixes() -> tuple[str, ...]:
@@ -70,14 +97,6 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(sorted({os.path.normcase(os.path.abspath(prefix)) + os.sep for prefix in prefixes}))
 
 
-def _sqlalchemy_prefix() -> str | None:
-    module = sys.modules.get("sqlalchemy")
-    filename: str | None = getattr(module, "__file__", None)
-    if not filename:
-        return None
-    return os.path.normcase(os.path.dirname(os.path.abspath(filename))) + os.sep
-
-
 class CallSiteLocator:
     """Finds the user's frame for the statement being executed now."""
 
@@ -86,13 +105,14 @@ class CallSiteLocator:
         self.exclude = tuple(exclude)
         self._libraries = _library_prefixes()
         self._plugin = os.path.normcase(_PACKAGE_DIR) + os.sep
-        self._sqlalchemy = _sqlalchemy_prefix()
+        self._sqlalchemy = _package_prefix("sqlalchemy")
+        self._runner = tuple(prefix for prefix in map(_package_prefix, ("_pytest", "pluggy")) if prefix)
         # Keyed on the code's file name: a string hashes once, and the verdict is the file's.
         self._verdicts: dict[str, _Verdict] = {}
-        # The call site of a user frame by (id of its code, its last instruction): the same
-        # string each time, with its hash cached, and no line table read per statement. The
-        # code is kept beside it, so that the id stays its own.
-        self._sites: dict[tuple[int, int], tuple[CodeType, str, str]] = {}
+        # The call site of a user frame by position (see _site()): the same string each time,
+        # with its hash cached, and no line table read per statement. The code is kept beside
+        # it, so that the id stays its own.
+        self._sites: dict[int, tuple[CodeType, str, str]] = {}
 
     def classify(self, filename: str) -> _Verdict:
         """The cached verdict on a code file: its display path if it is user code, else a marker."""
@@ -106,12 +126,14 @@ class CallSiteLocator:
 
     def _classify_file(self, filename: str) -> _Verdict:
         if not filename or filename.startswith("<"):
-            return OTHER  # frozen importlib, exec'd strings
+            return GENERATED  # SQLAlchemy's generated decorators, frozen importlib, exec'd strings
         path = os.path.normcase(os.path.abspath(filename))
         if self._sqlalchemy is None:
-            self._sqlalchemy = _sqlalchemy_prefix()
+            self._sqlalchemy = _package_prefix("sqlalchemy")
         if self._sqlalchemy is not None and path.startswith(self._sqlalchemy):
             return SQLALCHEMY
+        if self._runner and path.startswith(self._runner):
+            return RUNNER
         if path.startswith(self._plugin) or path.startswith(self._libraries):
             return OTHER
         parts = path.split(os.sep)
@@ -132,42 +154,66 @@ class CallSiteLocator:
         """Walk out from ``frame`` (then up the greenlet parents) to the first user frame.
 
         The entry is the outermost frame of the first run of SQLAlchemy frames met on
-        the way: the call into SQLAlchemy that this statement belongs to. Written flat
-        and lean: it runs for every frame between a statement and the user's code.
+        the way (generated code inside the run does not end it; other code does): the
+        call into SQLAlchemy that this statement belongs to. The callers are the call
+        sites of the user frames further out, up to the test runner; direct recursion
+        is folded (a site equal to the one before it is left out), so that a recursive
+        loader repeats with the same callers at every depth.
+
+        Written flat and lean: it runs for every frame between a statement and the
+        test function, for every statement measured.
         """
         entry: FrameType | None = None
         sealed = False  # past the first run of SQLAlchemy frames
+        found: tuple[CodeType, str, str] | None = None  # the innermost user frame's site
+        callers: tuple[str, ...] = ()
         glet: object = None
         verdict_of = self._verdicts.get
-        sqlalchemy, other = SQLALCHEMY, OTHER
+        site_of = self._sites.get
+        sqlalchemy, generated, runner = SQLALCHEMY, GENERATED, RUNNER
         while True:
             while frame is not None:
                 code = frame.f_code
                 verdict = verdict_of(code.co_filename)
                 if verdict is None:
                     verdict = self.classify(code.co_filename)
-                if verdict is sqlalchemy:
+                if verdict is sqlalchemy:  # the most frequent: tested first
                     if not sealed:
                         entry = frame
-                elif verdict is not other:
-                    key = (id(code), frame.f_lasti)
-                    known = self._sites.get(key)
-                    if known is not None and known[0] is code:
-                        return known[1], known[2], entry
-                    site = f"{verdict}:{frame.f_lineno}"
-                    function = _function_name(frame)
-                    if code.co_name not in _COMPREHENSIONS:  # else the name depends on the caller
-                        if len(self._sites) >= _CACHE_LIMIT:
-                            self._sites.clear()
-                        self._sites[key] = (code, site, function)
-                    return site, function, entry
-                elif entry is not None:
+                elif verdict.__class__ is str:
+                    known = site_of(id(code) + frame.f_lasti)
+                    if known is None or known[0] is not code:
+                        known = self._site(frame, code, verdict)
+                    if found is None:
+                        found = known
+                        sealed = True
+                    elif not callers or callers[-1] != known[1]:
+                        callers += (known[1],)
+                        if len(callers) == MAX_CALLERS:
+                            return found[1], found[2], entry, callers
+                elif verdict is runner and found is not None:
+                    return found[1], found[2], entry, callers
+                elif entry is not None and verdict is not generated:
                     sealed = True
                 frame = frame.f_back
             glet = _parent_greenlet(glet)
             if glet is None:
-                return None
+                return None if found is None else (found[1], found[2], entry, callers)
             frame = getattr(glet, "gr_frame", None)
+
+    def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
+        """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
+
+        The cache key, the code's id plus the frame's last instruction, may be shared by
+        two positions of different code objects: the code kept in the value tells them
+        apart (the later one replaces the earlier).
+        """
+        known = (code, f"{verdict}:{frame.f_lineno}", _function_name(frame))
+        if code.co_name not in _COMPREHENSIONS:  # else the function's name depends on the caller
+            if len(self._sites) >= _CACHE_LIMIT:
+                self._sites.clear()
+            self._sites[id(code) + frame.f_lasti] = known
+        return known
 
 
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})

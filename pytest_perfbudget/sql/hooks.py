@@ -25,6 +25,7 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
+from types import FrameType
 from typing import Any
 
 from ..queries import QueryLog, Statement, StatementKind, capture
@@ -42,6 +43,32 @@ SETUP_METHODS = ("initialize",)
 _MARK = "__perfbudget_wrapped__"
 
 AnyFunction = Callable[..., Any]
+
+
+class Request(int):
+    """Marks one call into SQLAlchemy: put on its entry frame, so it lives exactly as long as the call.
+
+    A frame cannot be weakly referenced, and holding it would keep its locals (and,
+    through ``f_back``, the user's frames and theirs) alive for as long as it is held:
+    objects a test let go would not be collected while it is measured. So the
+    recorder keeps no frame. It sets this marker as the entry frame's ``f_trace``, a
+    slot every frame has and that is cleared with it: a statement whose entry frame
+    carries a marker belongs to that marker's request. A new call into SQLAlchemy
+    has a new frame without one, even when CPython reuses the address of the last.
+
+    While a tracer is active (a debugger, coverage), ``f_trace`` is the tracer's: the
+    marker goes into the frame's locals instead, under :data:`LOCALS_KEY`, which
+    costs more. The marker is the request's id (an ``int``: made without a Python
+    ``__init__``) and holds nothing else. Should a tracer call it, it traces nothing.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, frame: object, event: str, arg: object) -> None:
+        return None
+
+
+LOCALS_KEY = "__perfbudget_request__"
 
 
 class Recorder:
@@ -80,37 +107,58 @@ class Recorder:
             rows = None
         if rows is not None and (rows.__class__ is not int or rows < 0):
             rows = None
-        call_site = function = request = None
+        call_site = function = None
+        request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
+        callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
             site = locator.locate(sys._getframe(2))  # the wrapper's caller
             if site is not None:
-                call_site, function, entry = site
+                call_site, function, entry, callers = site
                 if entry is not None:
-                    # The request: the last one from this call site if it entered SQLAlchemy by
-                    # the same frame. The log holds that frame, so its identity stays unique: a
-                    # later call can never be mistaken for it, as by ``id()`` once it is gone.
-                    last = log.entries.get(call_site)
-                    if last is not None and last[0] is entry:
-                        request = last[1]
-                    else:
-                        request = next(self._ids)
-                        log.entries[call_site] = (entry, request)
+                    request = entry.f_trace
+                    if request.__class__ is not Request:
+                        if request is None and sys.gettrace() is None:
+                            request = entry.f_trace = Request(next(self._ids))
+                        else:
+                            request = self._request_in_locals(entry)
         log.statements.append(
             Statement(
-                sql, shape, duration, parameters, executemany, call_site, function, kind, rows, request, batch
+                sql,
+                shape,
+                duration,
+                parameters,
+                executemany,
+                call_site,
+                function,
+                kind,
+                rows,
+                request,
+                batch,
+                callers,
             )
         )
+
+    def _request_in_locals(self, entry: FrameType) -> Request:
+        """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
+        namespace = entry.f_locals
+        request = namespace.get(LOCALS_KEY)
+        if request.__class__ is not Request:
+            request = namespace[LOCALS_KEY] = Request(next(self._ids))
+        return request
 
     def control(self, log: QueryLog, sql: str, duration: float, kind: StatementKind) -> None:
         """Record transaction control (``BEGIN``, ``COMMIT``, savepoints), shown and not counted."""
         call_site = function = None
+        callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
             site = locator.locate(sys._getframe(2))
             if site is not None:
-                call_site, function, _ = site
-        log.statements.append(Statement(sql, sql, duration, 0, False, call_site, function, kind))
+                call_site, function, _, callers = site
+        log.statements.append(
+            Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers)
+        )
 
 
 recorder = Recorder()

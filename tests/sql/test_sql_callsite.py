@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_perfbudget.sql.callsite import OTHER, SQLALCHEMY, CallSiteLocator
+from pytest_perfbudget.sql.callsite import GENERATED, OTHER, RUNNER, SQLALCHEMY, CallSiteLocator
 
 ROOT = Path(__file__).resolve().parents[2]
 THIS = "tests/sql/test_sql_callsite.py"
@@ -34,7 +34,17 @@ def test_libraries_the_standard_library_and_the_plugin_are_not_user_code() -> No
     assert locator.classify(os.path.join(stdlib, "json", "__init__.py")) is OTHER
     assert locator.classify(str(ROOT / "lib" / "site-packages" / "x.py")) is OTHER
     assert locator.classify(str(ROOT / "pytest_perfbudget" / "runner.py")) is OTHER
-    assert locator.classify("<frozen importlib._bootstrap>") is OTHER
+    assert locator.classify("<frozen importlib._bootstrap>") is GENERATED
+    assert locator.classify(pytest.__file__) is OTHER
+
+
+def test_pytest_and_pluggy_are_the_runner() -> None:
+    import _pytest.python
+    import pluggy
+
+    locator = CallSiteLocator(ROOT)
+    assert locator.classify(_pytest.python.__file__) is RUNNER
+    assert locator.classify(pluggy.__file__) is RUNNER
 
 
 def test_sqlalchemy_is_recognised() -> None:
@@ -55,7 +65,8 @@ def test_locate_finds_the_innermost_user_frame() -> None:
     locator = CallSiteLocator(ROOT)
     line = sys._getframe().f_lineno + 1
     site = locator.locate(sys._getframe())
-    assert site == (f"{THIS}:{line}", "test_locate_finds_the_innermost_user_frame", None)
+    # No callers: the frame out of this test is pytest's.
+    assert site == (f"{THIS}:{line}", "test_locate_finds_the_innermost_user_frame", None, ())
 
 
 def test_locate_skips_frames_that_are_not_user_code() -> None:
@@ -120,3 +131,53 @@ def test_a_comprehension_is_named_by_its_function() -> None:
     (site,) = [locator.locate(sys._getframe()) for _ in range(1)]
     assert site is not None
     assert site[:2] == (f"{THIS}:{line}", "test_a_comprehension_is_named_by_its_function")
+
+
+def locate_from_helper(locator: CallSiteLocator) -> Any:
+    return locator.locate(sys._getframe())  # helper
+
+
+def locate_recursively(locator: CallSiteLocator, depth: int) -> Any:
+    if depth == 0:
+        return locator.locate(sys._getframe())
+    return locate_recursively(locator, depth - 1)  # recursion
+
+
+def line_of(marker: str) -> int:
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if line.endswith(f"# {marker}"))
+
+
+def test_callers_are_the_user_frames_further_out_up_to_pytest() -> None:
+    locator = CallSiteLocator(ROOT)
+    first_line = sys._getframe().f_lineno + 1
+    first = locate_from_helper(locator)
+    second = locate_from_helper(locator)
+    in_loop = [locate_from_helper(locator) for _ in range(2)]
+
+    helper = f"{THIS}:{line_of('helper')}"
+    assert first[:2] == second[:2] == (helper, "locate_from_helper")
+    assert first[3] == (f"{THIS}:{first_line}",)
+    assert second[3] == (f"{THIS}:{first_line + 1}",)
+    # The comprehension's frame and this function's are at one line: folded into one caller.
+    assert in_loop[0][3] == in_loop[1][3] == (f"{THIS}:{first_line + 2}",)
+
+
+def test_direct_recursion_is_folded_in_the_callers() -> None:
+    locator = CallSiteLocator(ROOT)
+    line = sys._getframe().f_lineno + 1
+    deep, shallow = locate_recursively(locator, 5), locate_recursively(locator, 1)
+
+    assert deep[3] == shallow[3] == (f"{THIS}:{line_of('recursion')}", f"{THIS}:{line}")
+
+
+def test_callers_continue_in_the_parent_greenlet() -> None:
+    greenlet = pytest.importorskip("greenlet")
+    locator = CallSiteLocator(ROOT)
+    child = greenlet.greenlet(partial(locate_from_helper, locator))
+
+    line = sys._getframe().f_lineno + 1
+    site = child.switch()
+
+    assert site[0] == f"{THIS}:{line_of('helper')}"
+    assert site[3] == (f"{THIS}:{line}",)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sql_scenarios import capturing
-from sqlalchemy import create_engine, exc, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, exc, inspect, text
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.default import DefaultDialect
 
@@ -96,6 +96,85 @@ def test_statements_carry_call_site_kind_parameters_and_request(installed: None)
     assert [statement.sql for statement in control] == ["COMMIT", "ROLLBACK"]
     assert all(statement.kind == "transaction" and not statement.counted for statement in control)
     assert "secret" not in repr(log.statements)
+
+
+def spy_on_entries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The address of each statement's entry frame, from now on (inside ``capturing()``)."""
+    locator = hooks.recorder.locator
+    assert locator is not None
+    locate = locator.locate
+    addresses: list[int] = []
+
+    def spy(frame: Any) -> Any:
+        site = locate(frame)
+        addresses.append(id(site[2]))
+        return site
+
+    monkeypatch.setattr(locator, "locate", spy)
+    return addresses
+
+
+def test_calls_from_one_line_are_requests_of_their_own_though_frames_reuse_addresses(
+    installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        with capturing() as log:
+            addresses = spy_on_entries(monkeypatch)
+            for _ in range(5):
+                connection.execute(text("SELECT 1"))
+
+    assert len(set(addresses)) < len(addresses)  # CPython gave a later call an earlier one's address
+    assert len({statement.request for statement in log.counted}) == 5
+    assert log.suspects(5)[0].count == 5
+
+
+def test_one_reflect_call_is_one_request(installed: None) -> None:
+    engine = create_engine("sqlite://")
+    metadata = MetaData()
+    for name in ("a", "b", "c"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    metadata.create_all(engine)
+
+    reflected = MetaData()
+    with capturing() as log:
+        reflected.reflect(engine)  # through SQLAlchemy's generated cache() decorators
+    assert sorted(reflected.tables) == ["a", "b", "c"]
+    assert log.count > 9  # several statements per table, one shape of them run 9 times
+    assert len({statement.request for statement in log.counted}) == 1
+    assert log.suspects(3) == []
+
+    with capturing() as log:
+        inspector = inspect(engine)
+        for name in ("a", "b", "c"):
+            inspector.get_pk_constraint(name)  # a call each: a request each
+    [suspect] = log.suspects(3)
+    assert suspect.statement.startswith("SELECT sql FROM")
+    assert suspect.count == 3
+
+
+def test_requests_are_told_apart_under_a_tracer(installed: None) -> None:
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return tracer  # traces every line: every frame's f_trace is the tracer's
+
+    engine = create_engine("sqlite://")
+    Table("t", MetaData(), Column("id", Integer, primary_key=True)).create(engine)
+    with engine.connect() as connection:
+        previous = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            with capturing() as log:
+                MetaData().reflect(connection)
+                for _ in range(3):
+                    connection.execute(text("SELECT 1"))
+        finally:
+            sys.settrace(previous)
+
+    requests = [statement.request for statement in log.counted]
+    assert len(requests) > 4  # the reflection's statements, then the loop's three
+    assert len(set(requests)) == 4
+    assert all(statement.callers == () for statement in log.counted)  # none above this test
 
 
 def test_call_sites_can_be_switched_off(installed: None) -> None:

@@ -144,6 +144,43 @@ def test_loop(session):
     assert record["metrics"]["queries"] == 5
 
 
+def test_a_helper_called_from_several_lines_is_no_suspect_but_called_in_a_loop_it_is(run: Runner) -> None:
+    module(
+        run,
+        "test_helper",
+        """
+def get_user(session, user_id):
+    return session.scalars(select(User).where(User.id == user_id)).one()  # helper
+
+
+def test_three_lines(session):
+    get_user(session, 1)
+    get_user(session, 2)
+    get_user(session, 3)
+
+
+def test_loop(session):
+    for user_id in range(1, 4):
+        get_user(session, user_id)
+""",
+    )
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=2)
+    three_lines = run.record("test_helper.py::test_three_lines")
+    assert (three_lines["metrics"]["queries"], three_lines["n_plus_one"]) == (3, [])
+    loop = run.record("test_helper.py::test_loop")
+    assert loop["metrics"]["n_plus_one"] == 1
+    assert loop["n_plus_one"] == [
+        {
+            "statement": "SELECT users.id, users.name FROM users WHERE users.id = ?",
+            "count": 3,
+            "call_site": f"test_helper.py:{line_in(run, 'test_helper', 'helper')}",
+            "function": "get_user",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     "ignore",
     [
@@ -431,3 +468,34 @@ def test_the_lazy_load_suspect_on_every_backend(run_serial: Runner, name: str) -
     record = run_serial.record("test_db.py::test_list_orders")
     assert record["blocks"]["list"]["queries"] == 31
     assert record["blocks"]["list"]["n_plus_one"] == 1
+
+
+# --- measuring must not keep the test's objects alive -------------------------------------
+
+
+def test_objects_the_test_let_go_are_collected_while_measured(run: Runner) -> None:
+    module(
+        run,
+        "test_collected",
+        """
+import gc
+import weakref
+
+
+def load_user(session):
+    user = session.scalars(select(User).where(User.id == 1)).one()
+    user.addresses  # a lazy load too: a second call into SQLAlchemy from this frame
+    return weakref.ref(user)
+
+
+@pytest.mark.perf_budget(queries=10)
+def test_collected(session):
+    ref = load_user(session)
+    gc.collect()
+    assert ref() is None, "the user loaded in load_user() is still alive"
+""",
+    )
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1)
+    assert run.record("test_collected.py::test_collected")["metrics"]["queries"] == 2

@@ -13,8 +13,11 @@ def statement(
     request: int | None = None,
     kind: StatementKind = "query",
     duration: float = 0.001,
+    callers: tuple[str, ...] = ("tests/test_orders.py:10",),
 ) -> Statement:
-    return Statement(shape, shape, duration, 1, False, call_site, "list_orders", kind, None, request)
+    return Statement(
+        shape, shape, duration, 1, False, call_site, "list_orders", kind, None, request, callers=callers
+    )
 
 
 def test_a_select_repeated_from_one_call_site_is_a_suspect() -> None:
@@ -55,6 +58,28 @@ def test_other_call_sites_and_shapes_are_separate() -> None:
     )
     assert log.suspects(3) == []
     assert len(log.suspects(2)) == 3
+
+
+def test_repeats_are_counted_per_chain_of_callers() -> None:
+    def called_from(line: int, count: int, first_request: int) -> list[Statement]:
+        callers = (f"tests/test_orders.py:{line}",)
+        return [statement(request=first_request + n, callers=callers) for n in range(count)]
+
+    three_lines = [*called_from(10, 1, 0), *called_from(11, 1, 1), *called_from(12, 1, 2)]
+    assert QueryLog(three_lines).suspects(3) == []  # a helper called from three lines: no loop
+    assert len(QueryLog(three_lines).suspects(1)) == 1  # one suspect per shape and call site
+
+    # Two loops of 4 through the helper, and a single call: the loops' chains are added up.
+    loops = [*called_from(20, 4, 10), *called_from(21, 4, 20), *called_from(22, 1, 30)]
+    [suspect] = QueryLog(loops).suspects(3)
+    assert (suspect.count, suspect.call_site) == (8, "app/orders.py:42")
+    assert QueryLog(loops).suspects(5) == []
+
+
+def test_repeated_writes_are_counted_per_chain_of_callers_too() -> None:
+    insert = "INSERT INTO t (a) VALUES (?)"
+    log = QueryLog([statement(shape=insert, request=n, callers=(f"t.py:{n}",)) for n in range(5)])
+    assert log.repeated_writes(3) == []
 
 
 def test_writes_and_transaction_control_are_never_suspects() -> None:
