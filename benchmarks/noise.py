@@ -12,28 +12,30 @@ Markdown tables:
 3. slowdown (``--parts slowdown``): S quiet repetitions with every test slowed by 1.25x, 1.5x, 2x or
    3x (rotating, so each test gets each factor), counting how many slowed tests fail.
 
-Settings compared side by side (``--configs``): single (rounds 1, retries 0), retries (rounds 1,
-retries 2), r5-min and r5-median (rounds 5, retries 0), cpu (a ``cpu:`` budget, rounds 1,
-retries 0), and r5-median-retries (rounds 5, retries 2). Sleep tests get no ``cpu:`` budget: a wait
-uses no CPU. Without retries the plugin's verdict is a pure function of the measured statistic, so
-one run per repetition serves every k and the baseline: the plugin judges the budget at one k (by
-turns) and the baseline, the other k are judged offline by the same rule (the tables end with how
-often that rule gave the plugin's own verdict). With retries, each k and the baseline get a run
-of their own, since re-measurement depends on the limit.
+Settings compared side by side (``--configs``, see :data:`CONFIGS`): rounds, retries, statistic,
+the metric budgeted (``time`` or ``cpu``; sleep tests get no ``cpu:`` budget, a wait uses no CPU),
+and whether the budget file has the ``calibration`` setting (the median ``environment.calibration``
+of the quiet reference runs), so that the plugin itself stretches the limits of a re-measurement.
+Every retry is preceded by the plugin's ``gc.collect()``; ``-nogc`` settings switch that off (through
+``PERF_NOISE_NO_GC``, read by the suite's conftest) to see what it is worth.
 
-Offline rows: "+ significance" keeps a baseline regression of a setting with 3 or more rounds only
-when ``pytest_perfbudget.significance.judge_regression`` finds it significant; "+ calibration"
-scales a single-shot setting's limits by the run's calibration loop (``test_calibration``, a fixed
-20 ms of work) against the quiet one, to see whether normalizing by machine speed pays.
+Without retries the plugin's verdict is a pure function of the measured statistic, so one run per
+repetition serves every k and the baseline: the plugin judges the budget at one k (by turns) and
+the baseline, the other k are judged offline by the same rule (the tables end with how often that
+rule gave the plugin's own verdict). With retries, each k of ``--ks`` and the baseline get a run of
+their own, since re-measurement depends on the limit. A baseline with 3 rounds or more on both
+sides is judged by the plugin with its significance test (``judge_regression``), and offline too.
 
 Usage::
 
     python benchmarks/noise.py --quick                  # a few minutes
     python benchmarks/noise.py -n 7 --slowdown-n 8 --snapshot REV --out DIR   # docs/noise.md
     python benchmarks/noise.py --tables-only --out DIR  # the tables again from DIR/runs.jsonl
+    python benchmarks/noise.py --append --parts noise --conditions hog --ks 1.5 --configs NAME -n 20 --out DIR
 
-``--snapshot REV`` measures the plugin as committed at REV (exported with ``git archive``), so
-edits to the working tree during a long run do not change what is measured.
+``--snapshot REV`` measures the plugin as committed at REV (exported with ``git archive``), or as it
+is in the working tree now with ``--snapshot worktree``, so edits to the working tree during a long
+run do not change what is measured. ``--append`` adds runs to DIR/runs.jsonl with its reference runs.
 
 Figures only: nothing here asserts a timing.
 """
@@ -62,17 +64,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_perfbudget.significance import judge_regression, stability  # noqa: E402
+from pytest_perfbudget.significance import judge_regression  # noqa: E402
 from pytest_perfbudget.stats import statistic  # noqa: E402
 
 SUITE = "benchmarks/noise_suite"
 MODULE = f"{SUITE}/test_noise.py"
 CALIBRATION = "test_calibration"
 SLOWDOWN_VARIABLE = "PERF_NOISE_SLOWDOWN"
+NO_GC_VARIABLE = "PERF_NOISE_NO_GC"
 KS = (1.2, 1.5, 2.0)
 FACTORS = (1.25, 1.5, 2.0, 3.0)
 TOLERANCE = 0.2
 TOLERANCES = (0.2, 0.5, 1.0)
+SIGNIFICANCE_ROUNDS = 3  # as pytest_perfbudget.compare: rounds on both sides for a significance test
 NOISE_FLOOR = 0.001
 HOG = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
 
@@ -83,6 +87,8 @@ class Config:
     retries: int
     statistic: str
     metric: str  # time or cpu
+    calibration: bool = False  # the budget file sets ``calibration``: retries follow the machine
+    gc: bool = True  # the plugin collects garbage before a retry (off: PERF_NOISE_NO_GC)
 
     def judges(self, test: str) -> bool:
         """A cpu budget on a test that sleeps limits nothing it does."""
@@ -92,12 +98,16 @@ class Config:
 CONFIGS = {
     "single": Config(1, 0, "median", "time"),
     "retries": Config(1, 2, "median", "time"),
+    "retries-nogc": Config(1, 2, "median", "time", gc=False),
+    "retries-cal": Config(1, 2, "median", "time", calibration=True),
     "r5-min": Config(5, 0, "min", "time"),
     "r5-median": Config(5, 0, "median", "time"),
-    "cpu": Config(1, 0, "median", "cpu"),
+    "r5-min-retries-cal": Config(5, 2, "min", "time", calibration=True),
     "r5-median-retries": Config(5, 2, "median", "time"),
+    "cpu": Config(1, 0, "median", "cpu"),
+    "cpu-retries": Config(1, 2, "median", "cpu"),
 }
-DEFAULT_CONFIGS = ",".join(CONFIGS)
+DEFAULT_CONFIGS = "retries,retries-cal,r5-min,r5-median-retries,r5-min-retries-cal,cpu,cpu-retries"
 
 Run = dict[str, Any]
 Judge = Callable[[Run, Config, str], bool]  # did this run fail this test?
@@ -124,6 +134,7 @@ def run_suite(
     budget: str | None,
     baseline: Path | None,
     slowdown: dict[str, float],
+    gc: bool = True,
 ) -> dict[str, Any]:
     """One pytest run in ``tree`` (the plugin imported from there); returns its per-test rounds and
     violations, and the machine's load.
@@ -136,7 +147,7 @@ def run_suite(
         command += ["--perf-budget", str(work / f"{label}.yml")]
     if baseline is not None:
         command += ["--perf-baseline", str(baseline)]
-    env = {**os.environ, SLOWDOWN_VARIABLE: json.dumps(slowdown)}
+    env = {**os.environ, SLOWDOWN_VARIABLE: json.dumps(slowdown), NO_GC_VARIABLE: "" if gc else "1"}
     busy0, total0 = _busy_jiffies()
     children0 = os.times()
     start = time.perf_counter()
@@ -149,16 +160,20 @@ def run_suite(
     own = children1.children_user + children1.children_system
     own -= children0.children_user + children0.children_system
     tests = {}
-    for test in json.loads(report.read_text(encoding="utf-8"))["tests"]:
+    document = json.loads(report.read_text(encoding="utf-8"))
+    for test in document["tests"]:
         metrics = test["metrics"]
         tests[test["nodeid"].rpartition("::")[2]] = {
             "time": metrics["time"]["rounds"],
             "cpu": metrics["cpu"]["rounds"],
             "retries": test.get("retries", 0),
             "violations": [(v["kind"], v["metric"]) for v in test["violations"]],
+            "calibration": test.get("calibration"),  # the loop around the last retry
+            "unstable": "stability" in test,
         }
     cores = os.cpu_count() or 1
     return {
+        "calibration": document["environment"].get("calibration"),
         "wall": wall,
         "busy_cores": cores * (busy1 - busy0) / max(total1 - total0, 1),
         "own_cores": own / wall,
@@ -181,10 +196,14 @@ def hog(count: int) -> Iterator[None]:
             process.wait()
 
 
-def budget_file(config: Config, limits: dict[str, float] | None) -> str:
-    """A budget file with the config's settings and, given ``limits`` (seconds), one budget per test."""
+def budget_file(config: Config, limits: dict[str, float] | None, calibration: float | None = None) -> str:
+    """A budget file with the config's settings and, given ``limits`` (seconds), one budget per test;
+    ``calibration`` (seconds) is the reference loop time, written when the config calibrates.
+    """
     lines = ["version: 1", "settings:", f"  rounds: {config.rounds}", f"  retries: {config.retries}"]
     lines.append(f"  statistic: {config.statistic}")
+    if config.calibration and calibration is not None:
+        lines.append(f"  calibration: {calibration * 1e6:.3f}us")
     if config.metric == "cpu":
         lines.append("  tolerance: {cpu: 20%}")
     lines.append("budgets:" if limits else "budgets: {}")
@@ -220,15 +239,26 @@ class References:
         runs = self.runs[config.rounds]
         return runs[rep % len(runs)]
 
+    @property
+    def calibration(self) -> float:
+        """The loop's quiet time: the median ``environment.calibration`` of every reference run."""
+        return statistics.median(float(run["calibration"]) for runs in self.runs.values() for run in runs)
+
 
 class Study:
-    def __init__(self, work: Path, tree: Path, configs: dict[str, Config], hogs: int) -> None:
+    def __init__(
+        self, work: Path, tree: Path, configs: dict[str, Config], hogs: int, ks: Sequence[float], append: bool
+    ) -> None:
         self.work = work
         self.tree = tree
         self.configs = configs
         self.hogs = hogs
-        self.log = (work / "runs.jsonl").open("w", encoding="utf-8")
-        self.count = 0
+        self.ks = tuple(ks)
+        self.baselines = True  # retry settings get a run against the baseline too
+        self.hog_label = "hog"  # the condition's name in the tables: several hog conditions may be compared
+        log = work / "runs.jsonl"
+        self.count = len(load_runs(log)) if append else 0
+        self.log = log.open("a" if append else "w", encoding="utf-8")
 
     def run(
         self,
@@ -250,9 +280,12 @@ class Study:
             label,
             tree=self.tree,
             rounds=settings.rounds,
-            budget=budget_file(settings, limits) if fields.get("part") != "reference" else None,
+            budget=budget_file(settings, limits, refs.calibration if refs is not None else None)
+            if fields.get("part") != "reference"
+            else None,
             baseline=Path(baseline["report"]) if baseline is not None else None,
             slowdown=slowdown or {},
+            gc=settings.gc,
         )
         run.update(fields, rounds=settings.rounds, k=k, baseline_run=baseline, slowdown=slowdown or {})
         self.log.write(json.dumps(run) + "\n")
@@ -272,35 +305,43 @@ class Study:
         """
         names = list(self.configs)
         random.Random(rep).shuffle(names)
+        label = condition if condition == "quiet" else self.hog_label
         with hog(self.hogs) if condition == "hog" else nullcontext():
             for name in names:
                 config = self.configs[name]
                 baseline = refs.baseline(config, rep)
-                fields: dict[str, Any] = {"part": part, "rep": rep, "condition": condition, "config": name}
+                fields: dict[str, Any] = {"part": part, "rep": rep, "condition": label, "config": name}
                 if config.retries == 0:
-                    self.run(
-                        config, k=KS[rep % len(KS)], refs=refs, baseline=baseline, slowdown=slowdown, **fields
-                    )
+                    k = self.ks[rep % len(self.ks)]
+                    self.run(config, k=k, refs=refs, baseline=baseline, slowdown=slowdown, **fields)
                     continue
-                for k in KS:
+                for k in self.ks:
                     self.run(config, k=k, refs=refs, slowdown=slowdown, **fields)
-                self.run(config, baseline=baseline, slowdown=slowdown, **fields)
+                if self.baselines:
+                    self.run(config, refs=refs, baseline=baseline, slowdown=slowdown, **fields)
 
 
 def snapshot(revision: str, work: Path) -> Path:
-    """The plugin as committed at ``revision`` and the sample suite, in a tree of their own.
+    """The plugin as committed at ``revision`` (or as in the working tree now, for ``worktree``) and
+    the sample suite, in a tree of their own.
 
     The study then measures one fixed version of the plugin while the working tree changes.
     """
     tree = work / "tree"
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", revision, "pytest_perfbudget"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
+    if tree.exists():  # --append: the snapshot of the first part
+        return tree
+    if revision == "worktree":
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "pytest_perfbudget", tree / "pytest_perfbudget", ignore=ignore)
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", revision, "pytest_perfbudget"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
     shutil.copytree(ROOT / SUITE, tree / SUITE, ignore=shutil.ignore_patterns("__pycache__"))
     return tree
 
@@ -346,38 +387,19 @@ def plugin(judgement: str, refs: References) -> Judge:
     return judge
 
 
-def significant(run: Run, config: Config, test: str) -> bool:
-    """The plugin's regression, kept only when judge_regression finds it significant."""
-    before = run["baseline_run"]["tests"][test][config.metric]
-    after = run["tests"][test][config.metric]
-    regressed, _ = judge_regression(before, after, TOLERANCE, NOISE_FLOOR, statistic=config.statistic)
-    return _failed(run, config, test, "regression") and regressed
-
-
-def calibrated(judgement: str, refs: References) -> Judge:
-    """Judged offline as the plugin would, with limits scaled by the run's calibration loop.
-
-    A budget becomes k x quiet median x (this run's calibration time / the quiet one); a baseline
-    value is scaled by (this run's calibration time / the baseline run's).
+def tolerant(tolerance: float) -> Judge:
+    """The plugin's baseline rule at another tolerance: worse by more than it, and by the noise floor;
+    with 3 rounds or more on both sides, also significantly worse (``judge_regression``).
     """
 
     def judge(run: Run, config: Config, test: str) -> bool:
-        value, speed = _value(run, config, test), _value(run, config, CALIBRATION)
-        if judgement == "baseline":
-            base = run["baseline_run"]
-            before = _value(base, config, test) * speed / _value(base, config, CALIBRATION)
-            return value - before > TOLERANCE * before and value - before >= NOISE_FLOOR
-        return value > refs.limit(config, test, float(judgement[2:])) * speed / refs.value(
-            config, CALIBRATION
-        )
-
-    return judge
-
-
-def tolerant(tolerance: float) -> Judge:
-    """The plugin's baseline rule at another tolerance: worse by more than it, and by the noise floor."""
-
-    def judge(run: Run, config: Config, test: str) -> bool:
+        before_rounds = run["baseline_run"]["tests"][test][config.metric]
+        after_rounds = run["tests"][test][config.metric]
+        if min(len(before_rounds), len(after_rounds)) >= SIGNIFICANCE_ROUNDS:
+            regressed, _ = judge_regression(
+                before_rounds, after_rounds, tolerance, NOISE_FLOOR, statistic=config.statistic
+            )
+            return regressed
         before, after = _value(run["baseline_run"], config, test), _value(run, config, test)
         return after - before > tolerance * before and after - before >= NOISE_FLOOR
 
@@ -407,9 +429,9 @@ def _always(judge: Judge) -> Rule:
     return lambda judgement: judge
 
 
-def _stable(config: Config, stable: bool) -> Keep:
-    """Tests whose rounds ``stability`` finds stable (or unstable)."""
-    return lambda run, test: stability(run["tests"][test][config.metric]).stable == stable
+def _flagged(flag: bool) -> Keep:
+    """Tests the plugin flagged (or did not flag) as unstable, in runs with budgets at k = 1.5."""
+    return lambda run, test: run["k"] == 1.5 and run["tests"][test]["unstable"] == flag
 
 
 def _all(run: Run, test: str) -> bool:
@@ -435,6 +457,23 @@ def tally(runs: Iterable[Run], config: Config, judge: Judge, keep: Keep = _all) 
     return "n/a" if total == 0 else f"{100 * hits / total:.1f}% ({hits}/{total})"
 
 
+def _conditions(runs: Iterable[Run]) -> list[str]:
+    """The conditions of ``runs``: quiet first, then the hog conditions by name."""
+    found = {run["condition"] for run in runs}
+    return [c for c in ("quiet",) if c in found] + sorted(found - {"quiet"})
+
+
+def _at(runs: Iterable[Run], name: str, key: str, value: Any, condition: str) -> list[Run]:
+    """The runs of setting ``name`` in ``condition`` whose ``key`` is ``value``."""
+    return [
+        run for run in runs if run["config"] == name and run[key] == value and run["condition"] == condition
+    ]
+
+
+def _is_flagged(run: Run, config: Config, test: str) -> bool:
+    return bool(run["tests"][test]["unstable"])
+
+
 def _mean(values: Iterable[float]) -> str:
     found = list(values)
     return f"{statistics.mean(found):.2f}" if found else "n/a"
@@ -452,20 +491,15 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
     refs = References(runs)
     noise = [run for run in runs if run["part"] == "noise"]
     slow = [run for run in runs if run["part"] == "slowdown"]
-    conditions = [c for c in ("quiet", "hog") if any(run["condition"] == c for run in noise)]
+    conditions = _conditions(noise)
     budgets = [f"k={k}" for k in KS]
 
     def by_plugin(judgement: str) -> Judge:
         return plugin(judgement, refs)
 
     def rules(name: str, config: Config) -> list[tuple[str, Rule]]:
-        """The plugin's verdict, and the offline rules that apply to the config."""
-        found: list[tuple[str, Rule]] = [(name, by_plugin)]
-        if config.rounds >= 3:
-            found.append((f"{name} + significance", lambda j: significant if j == "baseline" else None))
-        if config.rounds == 1 and config.retries == 0:
-            found.append((f"{name} + calibration", lambda j: calibrated(j, refs)))
-        return found
+        """The plugin's verdict (room for offline variants of it)."""
+        return [(name, by_plugin)]
 
     def cell(
         part: list[Run], name: str, rule: Rule, judgement: str, condition: str = "", keep: Keep = _all
@@ -531,13 +565,43 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
             spread.append(row)
         out += _table(["test", *(f"{m} {c}" for m in ("wall", "cpu") for c in conditions)], spread)
     if noise:
-        out.append("\n### False failures by the stability check on a test's rounds (budgets at k = 1.5)\n")
+        out.append("\n### Stability warnings of the plugin (budgets at k = 1.5)\n")
         found = []
         for name, config in configs.items():
-            for stable in (True, False) if config.rounds >= 3 else ():
-                row = [cell(noise, name, by_plugin, "k=1.5", c, _stable(config, stable)) for c in conditions]
-                found.append([f"{name}, {'stable' if stable else 'unstable'} rounds", *row])
-        out += _table(["setting", *conditions], found)
+            if config.rounds < SIGNIFICANCE_ROUNDS:
+                continue
+            flagged = [tally(_at(noise, name, "k", 1.5, c), config, _is_flagged) for c in conditions]
+            false = [
+                cell(noise, name, by_plugin, "k=1.5", c, _flagged(flag))
+                for c in conditions
+                for flag in (True, False)
+            ]
+            found.append([name, *flagged, *false])
+        head = [
+            "setting",
+            *(f"flagged, {c}" for c in conditions),
+            *(f"false failures {c}, {w}" for c in conditions for w in ("flagged", "not flagged")),
+        ]
+        out += _table(head, found)
+        out.append("\n### Calibration on retries: the time factor of the last re-measurement\n")
+        found = []
+        for name, config in configs.items():
+            if not config.calibration:
+                continue
+            row = [name]
+            for c in conditions:
+                factors = [
+                    test["calibration"][f"{'cpu' if config.metric == 'cpu' else 'time'}_factor"]
+                    for run in _at(noise, name, "condition", c, c)
+                    for test in run["tests"].values()
+                    if test.get("calibration")
+                ]
+                row.append(f"{statistics.median(factors):.2f} ({len(factors)})" if factors else "n/a")
+            found.append(row)
+        if found:
+            out += _table(
+                ["setting", *(f"median factor, {c} (retried test-runs)" for c in conditions)], found
+            )
     if slow:
         out.append("\n### Slowdowns caught (quiet machine)\n")
         caught = []
@@ -589,7 +653,7 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
         ]
         out += _table(head, found)
     out.append("\n### Cost and load\n")
-    conditions = [c for c in ("quiet", "hog") if any(run["condition"] == c for run in noise + slow)]
+    conditions = _conditions(noise + slow)
     cost = []
     for name in configs:
         mine = [run for run in noise + slow if run["config"] == name]
@@ -640,6 +704,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--snapshot", metavar="REV", help="measure the plugin as committed at REV (default: the working tree)"
     )
     parser.add_argument("--tables-only", action="store_true", help="print the tables of --out DIR/runs.jsonl")
+    parser.add_argument(
+        "--ks",
+        default=",".join(map(str, KS)),
+        help="budgets at k x the quiet median that get runs (default all)",
+    )
+    parser.add_argument("--conditions", default="quiet,hog", help="quiet, hog or both (default)")
+    parser.add_argument("--hog-label", default="hog", help="the hog condition's name in the tables")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="no baseline run for settings with retries"
+    )
+    parser.add_argument(
+        "--append", action="store_true", help="add runs to --out DIR, with its reference runs and snapshot"
+    )
     args = parser.parse_args(argv)
     configs = {name: CONFIGS[name] for name in args.configs.split(",")}
     if args.tables_only:
@@ -648,19 +725,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.n, args.slowdown_n, args.reference_n = 2, 1, 3
     parts = set(args.parts.split(","))
+    if args.append and args.out is None:
+        parser.error("--append needs --out DIR")
     with tempfile.TemporaryDirectory() if args.out is None else nullcontext(str(args.out)) as directory:
         work = Path(directory)
         work.mkdir(parents=True, exist_ok=True)
         tree = ROOT if args.snapshot is None else snapshot(args.snapshot, work)
-        study = Study(work, tree, configs, args.hogs)
+        ks = [float(k) for k in args.ks.split(",")]
+        study = Study(work, tree, configs, args.hogs, ks, args.append)
+        study.baselines = not args.no_baseline
+        study.hog_label = args.hog_label
         started = time.perf_counter()
-        print("reference runs", file=sys.stderr)
-        study.references(args.reference_n)
+        if not args.append:
+            print("reference runs", file=sys.stderr)
+            study.references(args.reference_n)
         refs = References(load_runs(work / "runs.jsonl"))
+        done = [run["rep"] for run in load_runs(work / "runs.jsonl") if run["part"] == "noise"]  # rep seeds
+        first = 1 + max(done, default=-1)
         if "noise" in parts:
-            for rep in range(args.n):
-                for condition in ("quiet", "hog"):
-                    print(f"noise {rep + 1}/{args.n} {condition}", file=sys.stderr)
+            for rep in range(first, first + args.n):
+                for condition in args.conditions.split(","):
+                    print(f"noise {rep - first + 1}/{args.n} {condition}", file=sys.stderr)
                     study.repetition("noise", rep, condition, refs, {})
         if "slowdown" in parts:
             tests = [t for t in next(iter(refs.runs.values()))[0]["tests"] if t != CALIBRATION]

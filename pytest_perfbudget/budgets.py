@@ -36,6 +36,7 @@ TEST_SETTINGS = (
     "warmup",
     "statistic",
     "retries",
+    "calibration",
     "level",
     "tolerance",
     "noise_floor",
@@ -102,6 +103,7 @@ class Settings:
     warmup: int = 0
     statistic: str = "median"
     retries: int = 2
+    calibration: float | None = None  # the calibration loop's time where the budgets were set
     level: str = "error"
     tolerance: Mapping[str, Tolerance] = field(default_factory=_default_tolerance)
     noise_floor: float = 0.001
@@ -173,6 +175,12 @@ def _parse_positive(value: object) -> int:
     return count
 
 
+def _parse_calibration(value: object) -> float | None:
+    """A time; ``0`` turns calibration off (for an entry or a marker under a file-wide setting)."""
+    seconds = parse_duration(value)
+    return seconds if seconds > 0 else None
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
@@ -197,6 +205,7 @@ _SETTING_PARSERS: dict[str, Callable[[object], Any]] = {
     "warmup": parse_count,
     "statistic": _parse_statistic,
     "retries": parse_count,
+    "calibration": _parse_calibration,
     "level": _parse_level,
     "noise_floor": parse_duration,
     "n_plus_one_threshold": _parse_positive,

@@ -24,7 +24,7 @@ from . import budget_file, init_budgets
 from .budgets import METRICS, Settings, Tolerance, parse_tolerance
 from .compare import BaselineError, annotate, load_report
 from .merge import CONFLICT_CHOICES, MergeError, Merger, read_lines
-from .reports import html, json_report, markdown, write_atomically
+from .reports import gc_paused, html, json_report, markdown, write_atomically
 from .results import is_regressed
 from .stats import STATISTICS
 from .units import did_you_mean, format_duration, parse_duration, parse_percent
@@ -421,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else EXIT_ARGUMENTS
     try:
-        result: int = arguments.run(arguments)
+        with gc_paused():  # a command reads and writes whole reports, and makes no garbage cycles
+            result: int = arguments.run(arguments)
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.status

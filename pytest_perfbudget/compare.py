@@ -102,22 +102,25 @@ class Change:
         return data
 
 
+# Metrics are JSON data (dicts, floats, ints), read here for every metric of every test of a run
+# or of a report: type tests against dict, not isinstance() against Mapping, which costs more.
+
+
 def metric_value(metrics: Mapping[str, Any], metric: str, statistic: str) -> float | None:
     """A metric as one number: timings give the named statistic over their rounds."""
     value = metrics.get(metric)
-    if isinstance(value, Mapping):
-        found = value.get(statistic)
-        return float(found) if isinstance(found, (int, float)) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if type(value) is dict:
+        value = value.get(statistic)
+    return float(value) if isinstance(value, (int, float)) and type(value) is not bool else None
 
 
 def _rounds(metrics: Mapping[str, Any], metric: str) -> list[float] | None:
     """A timing's rounds when there are enough for a significance test and they were not traced."""
     value = metrics.get(metric)
-    if not isinstance(value, Mapping) or value.get("traced"):
+    if type(value) is not dict or value.get("traced"):
         return None
     rounds = value.get("rounds")
-    if not isinstance(rounds, list) or len(rounds) < SIGNIFICANCE_ROUNDS:
+    if type(rounds) is not list or len(rounds) < SIGNIFICANCE_ROUNDS:
         return None
     return [float(round_) for round_ in rounds]
 
@@ -145,12 +148,17 @@ def compare_metrics(
         new = metric_value(after, metric, statistic)
         if old is None or new is None:
             continue
-        traced = any(isinstance(m.get(metric), Mapping) and m[metric].get("traced") for m in (before, after))
+        old_value, new_value = before[metric], after[metric]
+        timing = type(new_value) is dict
+        traced = (type(old_value) is dict and old_value.get("traced")) or (timing and new_value.get("traced"))
         allowance = None if traced else _allowance(tolerance.get(metric), old)
-        stat = statistic if isinstance(after.get(metric), Mapping) else None
+        stat = statistic if timing else None
         significant = confidence = None
-        old_rounds, new_rounds = _rounds(before, metric), _rounds(after, metric)
-        if allowance is not None and metric in ("time", "cpu") and old_rounds and new_rounds:
+        if allowance is not None and timing and metric in ("time", "cpu"):
+            old_rounds, new_rounds = _rounds(before, metric), _rounds(after, metric)
+        else:
+            old_rounds = new_rounds = None
+        if allowance is not None and old_rounds and new_rounds:
             relative = allowance / abs(old) if old else 0.0
             significant, confidence = judge_regression(
                 old_rounds, new_rounds, relative, noise_floor, statistic=statistic

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ class Violation:
     block: str | None = None
     kind: str = "budget"  # or "regression" against the baseline
     before: float | None = None  # the baseline's value, for a regression
+    scale: float = 1.0  # the limit was stretched by calibration to this many times its value
 
     @property
     def metric(self) -> str:
@@ -55,7 +56,7 @@ class Violation:
 
     @property
     def comparison(self) -> str:
-        return violation_comparison(self.metric, self.actual, self.limit.value, self.before)
+        return violation_comparison(self.metric, self.actual, self.limit.value, self.before, self.scale)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -72,6 +73,8 @@ class Violation:
             data["block"] = self.block
         if self.before is not None:
             data["before"] = self.before
+        if self.scale != 1.0:
+            data["scale"] = round(self.scale, 3)
         return data
 
 
@@ -81,12 +84,22 @@ def violation_label(metric: str, statistic: str | None, block: str | None) -> st
     return label if block is None else f"{label} in '{block}'"
 
 
-def violation_comparison(metric: str, actual: float | None, limit: float, before: float | None = None) -> str:
-    """``52 > 3``; throughput is a floor, so ``1.2k/s < 5000/s``; a regression names its baseline."""
+def violation_comparison(
+    metric: str, actual: float | None, limit: float, before: float | None = None, scale: float = 1.0
+) -> str:
+    """``52 > 3``; throughput is a floor, so ``1.2k/s < 5000/s``; a regression names its baseline.
+
+    A limit stretched by calibration shows both: ``310ms > 280ms (200ms x 1.40)``.
+    """
     shown_limit = format_value(metric, limit)
     if actual is None:
         return f"not measured (limit {shown_limit}; count operations with perf.ops(n))"
-    sign = "<" if metric == "throughput" else ">"
+    floor = metric == "throughput"
+    sign = "<" if floor else ">"
+    if scale != 1.0:
+        stretched = format_value(metric, limit / scale if floor else limit * scale)
+        operator = "/" if floor else "x"
+        return f"{format_value(metric, actual)} {sign} {stretched} ({shown_limit} {operator} {scale:.2f})"
     comparison = f"{format_value(metric, actual)} {sign} {shown_limit}"
     if before is not None:
         change = f", {(actual - before) / before:+.0%}" if before else ""
@@ -98,7 +111,11 @@ def violation_text(violation: dict[str, Any]) -> str:
     """One violation of a JSON record, on one line (for the terminal summary)."""
     label = violation_label(violation["metric"], violation.get("statistic"), violation.get("block"))
     comparison = violation_comparison(
-        violation["metric"], violation["actual"], violation["limit"], violation.get("before")
+        violation["metric"],
+        violation["actual"],
+        violation["limit"],
+        violation.get("before"),
+        violation.get("scale", 1.0),
     )
     return f"{label} {comparison}"
 
@@ -119,10 +136,10 @@ def regressions(changes: Iterable[Change], *, level: str, source: str) -> list[V
     ]
 
 
-def _broken(limit: Limit, actual: float | None) -> bool:
+def _broken(limit: Limit, actual: float | None, scale: float) -> bool:
     if actual is None:
         return limit.metric == "throughput"
-    return actual < limit.value if limit.is_floor else actual > limit.value
+    return actual < limit.value / scale if limit.is_floor else actual > limit.value * scale
 
 
 def evaluate(
@@ -132,20 +149,27 @@ def evaluate(
     default_statistic: str,
     level: str,
     block: str | None = None,
+    scales: Mapping[str, float] | None = None,
 ) -> list[Violation]:
-    """Every limit ``metrics`` break. Timings flagged as traced are never judged."""
+    """Every limit ``metrics`` break, timings flagged as traced included: over there, they are
+    measured again untraced before anything fails (:func:`~pytest_perfbudget.runner.judge`).
+
+    ``scales`` stretches the limits of some metrics (calibration on a re-measurement): a maximum
+    is multiplied by its metric's factor, a floor (throughput) divided.
+    """
     violations = []
     for limit in limits:
+        scale = scales.get(limit.metric, 1.0) if scales else 1.0
         stat = limit.statistic or default_statistic
         value = metrics.values.get(limit.metric)
-        if isinstance(value, dict) and value.get("traced"):
-            continue
         actual = metrics.actual(limit.metric, stat)
         if actual is None and limit.metric not in ("throughput",):
             continue  # not measured (memory outside a traced round): nothing to judge
-        if _broken(limit, actual):
+        if _broken(limit, actual, scale):
             uses_statistic = isinstance(value, dict) or limit.metric == "throughput"
-            violations.append(Violation(limit, stat if uses_statistic else None, actual, level, block))
+            violations.append(
+                Violation(limit, stat if uses_statistic else None, actual, level, block, scale=scale)
+            )
     return violations
 
 
@@ -156,8 +180,12 @@ def failure_message(
     *,
     retries_used: int = 0,
     heading: str = "perf budget exceeded in",
+    notes: Sequence[str] = (),
 ) -> str:
-    """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one."""
+    """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one.
+
+    ``notes`` end it, one per line in parentheses: calibration, unstable rounds.
+    """
     lines = [f"{heading} {nodeid}"]
     for violation in violations:
         origin = (
@@ -170,6 +198,7 @@ def failure_message(
             lines.extend(describe_suspects(suspects))
     if retries_used:
         lines.append(f"  (still over budget after {retries_used} re-measurement{'s' * (retries_used > 1)})")
+    lines.extend(f"  ({note})" for note in notes)
     return "\n".join(lines)
 
 

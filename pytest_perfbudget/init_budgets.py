@@ -4,7 +4,9 @@ Per test: a time budget on the median with headroom, rounded up to two
 significant digits and never below :data:`MIN_TIME` (faster tests are
 within timer noise); a memory budget with the same headroom where memory
 was measured; and the exact query count, when the suite ran any SQL at all
-(a suite without a database gets no ``queries: 0`` on every test).
+(a suite without a database gets no ``queries: 0`` on every test). When the
+report's environment has the calibration loop's time, it becomes the file's
+``calibration`` setting, so a re-measured test's time limits follow the machine.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from .calibration import MAX_FACTOR
 from .compare import metric_value
 
 DEFAULT_HEADROOM = 0.3
@@ -90,6 +93,7 @@ def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_H
         for test in tests
     )
     percent = f"{round(headroom * 100, 6):g}%"
+    settings = _settings(document.get("environment") or {})
     header = [
         f"# Budgets written by `perfbudget init` from {' '.join(source.split())}.",
         f"# Time limits the median over rounds with {percent} headroom (at least 1ms);",
@@ -97,8 +101,23 @@ def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_H
         + ("; queries are the counts measured." if with_queries else "; the run made no SQL queries."),
         "# Edit freely: see docs/budget-file.md.",
         "version: 1",
+        *settings,
     ]
     if not tests:
         return "\n".join([*header, "budgets: {}"]) + "\n"
     body = [line for test in tests for line in _entry(test, headroom, with_queries)]
     return "\n".join([*header, "budgets:", *body]) + "\n"
+
+
+def _settings(environment: Mapping[str, Any]) -> list[str]:
+    """The ``settings:`` section: ``calibration`` from the run's environment, when it has one."""
+    loop = environment.get("calibration")
+    if isinstance(loop, bool) or not isinstance(loop, (int, float)) or loop <= 0:
+        return []
+    return [
+        "settings:",
+        "  # The calibration loop's time on the machine measured. A test over a time budget is",
+        "  # measured again with its time limits stretched by how much slower the loop is then",
+        f"  # (at most {MAX_FACTOR:g}x). Delete the line to judge every run against the limits as written.",
+        f"  calibration: {_with_unit(loop, TIME_STEPS)}",
+    ]

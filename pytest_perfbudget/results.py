@@ -66,6 +66,10 @@ def build_record(
         record["retries"] = verdict.retries_used
     if verdict.tracer is not None:
         record["timings_not_judged"] = verdict.tracer
+    if verdict.calibration is not None:
+        record["calibration"] = verdict.calibration.to_json()
+    if verdict.unstable is not None:
+        record["stability"] = verdict.unstable.to_json()
     if verdict.changes:
         record["baseline"] = {change.metric: change.to_json() for change in verdict.changes}
     if verdict.block_metrics:
@@ -95,6 +99,11 @@ def is_improved(record: TestRecord) -> bool:
         return False
     changes = record["baseline"].values()
     return not is_regressed(record) and any(change.get("improved") for change in changes)
+
+
+def is_unstable(record: TestRecord) -> bool:
+    """A judged timing's rounds varied too much to trust the verdict (not counted as a warning)."""
+    return "stability" in record
 
 
 def has_warnings(record: TestRecord) -> bool:

@@ -1,11 +1,21 @@
-"""Running a measured test's rounds and judging them, re-measuring before failing on time."""
+"""Running a measured test's rounds and judging them, re-measuring before failing on time.
+
+Everything that makes a time budget robust to noise runs only once a noisy limit is broken, so a
+test within its budget pays nothing for it: before each re-measurement a full garbage collection
+(outside the timing, so the retry confirms on a clean heap) and, when the ``calibration`` setting
+is given, the calibration loop around it (see :mod:`.calibration`). The stability of a test's
+rounds is checked only when it has enough rounds for that, and reported only where it could
+change a verdict (see :func:`_unstable`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .calibration import Calibration, loop_time
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
 from .metrics import Metrics, compute
@@ -14,6 +24,26 @@ from .tracing import active_tracer
 
 if TYPE_CHECKING:
     from .compare import Change
+    from .significance import Stability
+
+STABILITY_ROUNDS = 3  # fewer rounds show no spread to judge
+
+
+@dataclass(frozen=True)
+class Unstable:
+    """A judged timing whose rounds vary too much to trust a verdict on them."""
+
+    metric: str
+    stability: Stability
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "stable": False,
+            "rsd": round(self.stability.rsd, 3),
+            "spread": round(self.stability.spread, 3),
+            "message": self.stability.message,
+        }
 
 
 @dataclass  # not frozen: built for every measured test, and a frozen one costs 3 times more
@@ -26,20 +56,35 @@ class Verdict:
     retries_used: int = 0
     changes: list[Change] = field(default_factory=list)  # against the baseline
     tracer: str | None = None  # timings were not judged because this tracer was active
+    calibration: Calibration | None = None  # measured around the last re-measurement
+    unstable: Unstable | None = None
 
     @property
     def failing(self) -> bool:
         return bool(self.violations) and any(violation.level == "error" for violation in self.violations)
 
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
+        notes = []
+        if self.calibration is not None:
+            notes.append(self.calibration.describe())
+        if self.unstable is not None and any(v.metric == self.unstable.metric for v in self.violations):
+            notes.append(f"{self.unstable.metric} {self.unstable.stability.message}")
         return failure_message(
-            nodeid, self.violations, self.metrics.suspects, retries_used=self.retries_used, heading=heading
+            nodeid,
+            self.violations,
+            self.metrics.suspects,
+            retries_used=self.retries_used,
+            heading=heading,
+            notes=notes,
         )
 
 
-def run_rounds(perf: Perf, plan: Plan, call: Callable[[], Any], first_round_done: bool) -> None:
-    """Complete the untraced rounds; the call pytest made itself may already be one of them."""
-    remaining = plan.timed_rounds - (1 if first_round_done else 0)
+def run_rounds(
+    perf: Perf, plan: Plan, call: Callable[[], Any], first_round_done: bool, minimum: int = 0
+) -> None:
+    """Complete the untraced rounds (at least ``minimum``); the call pytest made itself may
+    already be one of them."""
+    remaining = max(plan.timed_rounds, minimum) - (1 if first_round_done else 0)
     for _ in range(remaining):
         perf.run_round(call, rss=plan.measure_rss and not perf.measurement.rounds)
 
@@ -52,25 +97,95 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     tracer = active_tracer()
     verdict = _evaluate(perf, plan, tracer)
     settings = plan.budget.settings
+    if _over_only_when_traced(verdict):
+        if call is None:  # cannot be called again untraced: such timings are not judged
+            verdict.violations = [v for v in verdict.violations if not _traced_timing(verdict, v)]
+        else:
+            verdict = _evaluate(perf, plan, tracer, _remeasure(perf, plan, call))
     while (
         call is not None
         and verdict.violations
         and any(violation.noisy for violation in verdict.violations)
         and perf.measurement.retries_used < settings.retries
     ):
-        perf.restart_timing()
-        run_rounds(perf, plan, call, first_round_done=False)
-        verdict = _evaluate(perf, plan, tracer)
+        calibration = _remeasure(perf, plan, call)
+        verdict = _evaluate(perf, plan, tracer, calibration)
+    if settings.rounds >= STABILITY_ROUNDS and tracer is None:
+        verdict.unstable = _unstable(verdict, plan)
     return verdict
 
 
-def _evaluate(perf: Perf, plan: Plan, tracer: str | None) -> Verdict:
-    """Every broken limit; under a tracer, timings are slowed down and never judged."""
+def _traced_timing(verdict: Verdict, violation: Violation) -> bool:
+    """The violation is of a timing that only the traced call measured (slowed down by tracing)."""
+    metrics = verdict.metrics if violation.block is None else verdict.block_metrics[violation.block]
+    value = metrics.values.get(violation.metric)
+    return isinstance(value, dict) and bool(value.get("traced"))
+
+
+def _over_only_when_traced(verdict: Verdict) -> bool:
+    return any(_traced_timing(verdict, violation) for violation in verdict.violations)
+
+
+def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration | None:
+    """Run the rounds again on a clean heap; with ``calibration`` set, between two runs of its loop."""
+    perf.restart_timing()
+    gc.collect()  # outside the timing: a full collection inside a short call can cost 20x its time
+    reference = plan.budget.settings.calibration
+    if reference is None:
+        run_rounds(perf, plan, call, first_round_done=False, minimum=1)
+        return None
+    before = loop_time()
+    run_rounds(perf, plan, call, first_round_done=False, minimum=1)
+    return Calibration.around(reference, before, loop_time())
+
+
+def _thresholds(metric: str, verdict: Verdict, plan: Plan) -> list[float]:
+    """The values ``metric`` is judged against: its (calibrated) limits and the baseline's allowance."""
+    scale = verdict.calibration.scales()[metric] if verdict.calibration is not None else 1.0
+    found = [limit.value * scale for limit in plan.budget.limits.get(metric, ())]
+    for change in verdict.changes:
+        if change.metric == metric and change.allowance is not None:
+            found.append(change.before + max(change.allowance, change.noise_floor))  # what regresses
+    return found
+
+
+def _unstable(verdict: Verdict, plan: Plan) -> Unstable | None:
+    """The first judged timing whose rounds are unstable *and* straddle what they are judged against.
+
+    Rounds that vary by 15% say nothing about a limit twice their median, nor about one they all
+    exceed: the warning is kept for rounds that land on both sides of a threshold, where another
+    draw of the same rounds could change the verdict.
+    """
+    from .significance import ADVICE, CPU_ADVICE, stability  # here: only runs with rounds get this far
+
+    for metric in ("time", "cpu"):
+        value = verdict.metrics.values.get(metric)
+        if not isinstance(value, dict) or value.get("traced") or len(value["rounds"]) < STABILITY_ROUNDS:
+            continue
+        rounds = value["rounds"]
+        if not [t for t in _thresholds(metric, verdict, plan) if min(rounds) <= t <= max(rounds)]:
+            continue
+        found = stability(rounds, advice=CPU_ADVICE if metric == "cpu" else ADVICE)
+        if not found.stable:
+            return Unstable(metric, found)
+    return None
+
+
+def _evaluate(perf: Perf, plan: Plan, tracer: str | None, calibration: Calibration | None = None) -> Verdict:
+    """Every broken limit; under a tracer, timings are slowed down and never judged.
+
+    ``calibration`` stretches time limits (not the baseline) on a re-measurement.
+    """
+    scales: Mapping[str, float] | None = calibration.scales() if calibration is not None else None
     settings = plan.budget.settings
     measurement = perf.measurement
     metrics = _metrics(measurement.rounds, measurement.traced, plan, settings.statistic)
     violations = evaluate(
-        plan.budget.all_limits(), metrics, default_statistic=settings.statistic, level=settings.level
+        plan.budget.all_limits(),
+        metrics,
+        default_statistic=settings.statistic,
+        level=settings.level,
+        scales=scales,
     )
     changes = []
     if plan.baseline is not None:
@@ -94,11 +209,11 @@ def _evaluate(perf: Perf, plan: Plan, tracer: str | None) -> Verdict:
         block_metrics[name] = _metrics(untraced, traced, plan, statistic)
         limits = [limit for metric_limits in fields.limits.values() for limit in metric_limits]
         violations += evaluate(
-            limits, block_metrics[name], default_statistic=statistic, level=level, block=name
+            limits, block_metrics[name], default_statistic=statistic, level=level, block=name, scales=scales
         )
     if tracer is not None:
         violations = [violation for violation in violations if not violation.noisy]
-    return Verdict(metrics, violations, block_metrics, measurement.retries_used, changes, tracer)
+    return Verdict(metrics, violations, block_metrics, measurement.retries_used, changes, tracer, calibration)
 
 
 def _metrics(rounds: list[Sample], traced: Sample | None, plan: Plan, statistic: str) -> Metrics:

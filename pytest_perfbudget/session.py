@@ -26,6 +26,7 @@ from .sql import SqlInstrumentation
 
 if TYPE_CHECKING:
     from .budget_file import BudgetFile
+    from .reports.json_report import EncodedTests
 
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
@@ -82,6 +83,13 @@ class PerfSession:
         self.collected: list[str] = []
         self.stale_patterns: list[str] = []
         self.records: dict[str, TestRecord] = {}
+        # Each record's line of the JSON report, encoded when it arrives: the end of a run of
+        # 100,000 tests then writes its JSON report in a fraction of a second.
+        self._json_lines: EncodedTests | None = None
+        if any(path.suffix == ".json" for path in options.reports):
+            from .reports.json_report import EncodedTests
+
+            self._json_lines = EncodedTests()
         self.workers = 0
         self.written: list[str] = []
         self.report_errors: list[str] = []
@@ -316,7 +324,10 @@ class PerfSession:
         if record is not None:
             self.records[nodeid] = record
         elif report.when == "teardown" and report.failed and nodeid in self.records:
-            self.records[nodeid]["outcome"] = "error"
+            record = self.records[nodeid]
+            record["outcome"] = "error"
+        if record is not None and self._json_lines is not None:
+            self._json_lines.add(record)
 
     def warnings(self) -> list[str]:
         warnings = [
@@ -341,9 +352,13 @@ class PerfSession:
 
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
+            from .calibration import reference_time
             from .environment import describe
 
             self._environment = describe(self.config.rootpath, self.workers)
+            # The calibration loop's time on this machine now: `perfbudget init` copies it into the
+            # budget file's `calibration` setting. About 30 ms, once per run that writes a report.
+            self._environment["calibration"] = round(reference_time(), 6)
         return self._environment
 
     def baseline_section(self) -> dict[str, Any] | None:
@@ -369,22 +384,24 @@ class PerfSession:
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
+        from .reports import gc_paused, render_chunks, write_atomically
         from .reports import render as render_report
-        from .reports import render_chunks, write_atomically
 
-        document = self.document()
-        for path in self.options.reports:
-            try:
-                write_atomically(path, render_chunks(path.suffix, document, self.baseline))
-            except OSError as error:
-                self.report_errors.append(f"could not write {path}: {error.strerror or error}")
-            else:
-                self.written.append(str(path))
-        if step_summary is not None and self.records:
-            try:
-                github.append_step_summary(step_summary, render_report(".md", document, self.baseline))
-            except OSError as error:
-                self.report_errors.append(f"could not write {step_summary}: {error.strerror or error}")
+        with gc_paused():
+            document = self.document()
+            for path in self.options.reports:
+                try:
+                    chunks = render_chunks(path.suffix, document, self.baseline, self._json_lines)
+                    write_atomically(path, chunks)
+                except OSError as error:
+                    self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+                else:
+                    self.written.append(str(path))
+            if step_summary is not None and self.records:
+                try:
+                    github.append_step_summary(step_summary, render_report(".md", document, self.baseline))
+                except OSError as error:
+                    self.report_errors.append(f"could not write {step_summary}: {error.strerror or error}")
         if self.report_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR  # CI must notice a missing report
 

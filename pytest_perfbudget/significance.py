@@ -21,6 +21,12 @@ EXACT_LIMIT = 20
 MAX_RSD = 0.10  # pyperf warns above a 10% standard deviation
 MAX_SPREAD = 0.5  # (max - min) / median
 SHORTEST = 0.001  # rounds shorter than 1 ms are mostly timer and scheduler noise
+ADVICE = (
+    "measure more rounds (rounds: 10) and budget the min, budget CPU time (cpu:) "
+    "instead of wall time, or give the budget more headroom"
+)
+# For unstable CPU times: moving to CPU time is no longer an option.
+CPU_ADVICE = "measure more rounds (rounds: 10) and budget the min, or give the budget more headroom"
 
 
 def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
@@ -121,10 +127,17 @@ class Stability:
     message: str | None = None
 
 
-def stability(values: Sequence[float], max_rsd: float = MAX_RSD, max_spread: float = MAX_SPREAD) -> Stability:
+def stability(
+    values: Sequence[float],
+    max_rsd: float = MAX_RSD,
+    max_spread: float = MAX_SPREAD,
+    *,
+    advice: str = ADVICE,
+) -> Stability:
     """pyperf-style check of a test's rounds: unstable when they vary too much or are too short.
 
-    Fewer than three rounds cannot show a spread and count as stable.
+    Fewer than three rounds cannot show a spread and count as stable. ``advice`` ends the message
+    of unstable rounds: what to do about it.
     """
     if not values:
         raise ValueError("no values")
@@ -143,10 +156,6 @@ def stability(values: Sequence[float], max_rsd: float = MAX_RSD, max_spread: flo
         problems.append(f"rounds take {median * 1e6:.0f} µs, where timer and scheduler noise dominate")
     if not problems:
         return Stability(True, rsd, spread)
-    advice = (
-        "measure more rounds (rounds: 10) and budget the min, budget CPU time (cpu:) "
-        "instead of wall time, or give the budget more headroom"
-    )
     return Stability(False, rsd, spread, f"unstable: {'; '.join(problems)}: {advice}")
 
 

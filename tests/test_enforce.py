@@ -444,6 +444,62 @@ def test_a_memory_only_budget_runs_the_call_once(run_serial: Runner) -> None:
     assert run_serial.calls() == 1
 
 
+SLOW_WHEN_TRACED = """
+import time
+import tracemalloc
+import pytest
+
+@pytest.mark.perf_budget(memory="100MB", time="200ms", retries={retries})
+def test_memory_and_time():
+    record_call()
+    if tracemalloc.is_tracing() or {always}:
+        time.sleep(0.3)
+"""
+
+
+def test_memory_and_time_budgets_call_the_test_once(run_serial: Runner) -> None:
+    """One round: the traced call serves for time too, being slower than an untraced one."""
+    run_serial.module("test_once", SLOW_WHEN_TRACED.format(retries=2, always=False).replace("0.3", "0"))
+    run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert run_serial.calls() == 1
+    metrics = run_serial.record("test_once.py::test_memory_and_time")["metrics"]
+    assert metrics["time"]["traced"] is True
+    assert "memory" in metrics
+
+
+def test_perf_memory_with_a_time_budget_calls_each_test_once(run_serial: Runner) -> None:
+    run_serial.module(
+        "test_once",
+        """
+        def test_plain():
+            record_call()
+        """,
+    )
+    run_serial.pytester.makefile(".yml", budgets="version: 1\nbudgets:\n  '**':\n    time: 60s\n")
+    run_serial("--perf-budget", "budgets.yml", "--perf-memory").assert_outcomes(passed=1)
+    assert run_serial.calls() == 1
+
+
+def test_a_timing_over_only_when_traced_is_measured_again_untraced(run_serial: Runner) -> None:
+    run_serial.module("test_traced", SLOW_WHEN_TRACED.format(retries=0, always=False))
+    run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert run_serial.calls() == 2
+    metrics = run_serial.record("test_traced.py::test_memory_and_time")["metrics"]
+    assert "traced" not in metrics["time"]
+    assert metrics["time"]["median"] < 0.2
+
+
+def test_a_timing_over_untraced_too_fails(run_serial: Runner) -> None:
+    run_serial.module("test_traced", SLOW_WHEN_TRACED.format(retries=2, always=True))
+    result = run_serial("--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["  time * > 200ms (marker)", "  (still over budget after 2 re-measurements)"]
+    )
+    assert run_serial.calls() == 3  # traced; untraced, the first re-measurement; the second
+    assert "traced" not in run_serial.record("test_traced.py::test_memory_and_time")["metrics"]["time"]
+
+
 def test_rss_budget(run_serial: Runner) -> None:
     run_serial.pytester.makepyfile(
         test_rss="""

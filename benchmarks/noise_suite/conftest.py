@@ -13,6 +13,14 @@ from sqlalchemy import Engine, create_engine, text
 SLOWDOWN_VARIABLE = "PERF_NOISE_SLOWDOWN"
 TABLE_ROWS = 200_000
 
+if os.environ.get("PERF_NOISE_NO_GC"):
+    # The study's "-nogc" settings: retries without the plugin's garbage collection before them.
+    import types
+
+    from pytest_perfbudget import runner
+
+    runner.gc = types.SimpleNamespace(collect=lambda: 0)  # type: ignore[assignment]
+
 
 @pytest.fixture
 def slowdown(request: pytest.FixtureRequest) -> float:

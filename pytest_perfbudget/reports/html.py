@@ -5,9 +5,9 @@ the page refers to no URL at all, so it opens from a CI artifact, an e-mail
 attachment or a machine with no network. Every piece of text from the
 report goes through :func:`html.escape`.
 
-Charts are capped (:data:`MAX_CHANGE_CHARTS`, :data:`MAX_DISTRIBUTIONS`):
-a suite of 100,000 tests still gives a page a browser opens, and the table
-of all tests always lists every one.
+Charts and tables are capped (:data:`MAX_CHANGE_CHARTS`, :data:`MAX_DISTRIBUTIONS`,
+:data:`MAX_ROWS`, :data:`MAX_TEST_ROWS`): a suite of 100,000 tests still gives a
+page a browser opens quickly, and says what it left to the JSON report.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ MAX_CHANGE_CHARTS = 200  # before/after charts, for the first changed tests
 MAX_DISTRIBUTIONS = 300  # distribution charts, for the slowest tests
 MAX_DOTS = 200  # rounds drawn as dots in one distribution chart
 MAX_ROWS = 1000  # rows of the violation, regression, improvement and N+1 tables
+MAX_TEST_ROWS = 10_000  # rows of the table of tests: those with violations, then the slowest
 BADGES = {"fail": "FAIL", "warn": "WARN", "ok": "OK"}  # words, not emoji: no font is needed
 
 STYLE = """
@@ -326,6 +327,20 @@ def _suspects(document: Document) -> str:
     return _capped("N+1 suspects", "suspects", len(found), len(rows), table)
 
 
+def _unstable(document: Document) -> str:
+    """Tests whose judged rounds varied too much to trust the verdict, with what to do about it."""
+    found = [test for test in document.get("tests", []) if "stability" in test]
+    if not found:
+        return ""
+    rows = [
+        f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(str(test['stability'].get('metric', '')))}</td>"
+        f"<td>{escape(str(test['stability'].get('message', '')))}</td></tr>"
+        for test in found[:MAX_ROWS]
+    ]
+    table = _table(["Test", "Metric", "Rounds"], rows)
+    return _capped("Unstable timings", "unstable", len(found), len(rows), table)
+
+
 def _list(title: str, values: Sequence[Any], css_id: str, as_code: bool = True) -> str:
     if not values:
         return ""
@@ -397,7 +412,10 @@ def _distributions(document: Document) -> str:
     timed = [test for test in document.get("tests", []) if _has_rounds(test)]
     if not timed:
         return ""
-    chosen = {id(test) for test in heapq.nlargest(MAX_DISTRIBUTIONS, timed, key=_median_time)}
+    slowest = heapq.nlargest(
+        MAX_DISTRIBUTIONS, ((_median_time(test), index) for index, test in enumerate(timed))
+    )
+    chosen = {id(timed[index]) for _, index in slowest}
     figures = []
     for test in timed:
         if id(test) not in chosen:
@@ -464,17 +482,35 @@ def _test_row(test: Test) -> str:
     )
 
 
+def _shown_tests(tests: Sequence[Test]) -> Sequence[Test]:
+    """At most :data:`MAX_TEST_ROWS` tests, in their order: those with violations, then the slowest."""
+    if len(tests) <= MAX_TEST_ROWS:
+        return tests
+    ranked = heapq.nlargest(
+        MAX_TEST_ROWS,
+        ((bool(test.get("violations")), _median_time(test), index) for index, test in enumerate(tests)),
+    )
+    return [tests[index] for index in sorted(index for _, _, index in ranked)]
+
+
 def _all_tests(document: Document) -> str:
-    rows = [_test_row(test) for test in document.get("tests", [])]
+    tests = document.get("tests", [])
+    rows = [_test_row(test) for test in _shown_tests(tests)]
     table = _table(
         ["Test", "Outcome", "Time (median)", "CPU (median)", "Memory", "Queries", "Violations"],
         rows,
         numeric=(2, 3, 4, 5, 6),
         attributes=' id="all-tests" class="sortable"',
     )
+    shown = (
+        f"The {len(rows):,} tests with violations first, then the slowest, of {len(tests):,}; "
+        "the JSON report lists every test. "
+        if len(rows) < len(tests)
+        else ""
+    )
     return (
-        f'<section id="tests"><h2>All tests ({len(rows)})</h2>'
-        f'<p class="muted">Click a column heading to sort.</p>{table}</section>'
+        f'<section id="tests"><h2>All tests ({len(tests):,})</h2>'
+        f'<p class="muted">{shown}Click a column heading to sort.</p>{table}</section>'
     )
 
 
@@ -490,6 +526,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             _changes(judged["improved"], "improved", "Improvements"),
             _before_after(document, before),
             _suspects(document),
+            _unstable(document),
             _list(
                 "Environment differences", baseline.get("environment_differences", []), "environment", False
             ),

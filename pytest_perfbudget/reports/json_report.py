@@ -15,6 +15,8 @@ def summarize(records: Iterable[TestRecord], extra_warnings: int = 0) -> dict[st
     measured = over_budget = regressed = improved = warnings = 0
     for record in records:  # one pass: a run may have 100,000 records
         measured += 1
+        if not record["violations"] and "baseline" not in record:
+            continue  # the usual record: nothing more to count
         over_budget += is_over_budget(record)
         regressed += is_regressed(record)
         improved += is_improved(record)
@@ -60,12 +62,31 @@ def render(report: dict[str, Any]) -> str:
     return render_lines(head, [compact(test) for test in report.get("tests", [])])
 
 
-def render_chunks(report: dict[str, Any]) -> Iterator[str]:
+def render_chunks(report: dict[str, Any], encoded: Mapping[str, str] | None = None) -> Iterator[str]:
     """:func:`render`, in pieces of a thousand tests: written as they come, a report of
-    100,000 tests never exists whole in memory (nor its list of lines, nor its bytes)."""
+    100,000 tests never exists whole in memory (nor its list of lines, nor its bytes).
+
+    ``encoded`` holds tests already encoded, by node id, as a run encodes each result when it
+    arrives: the end of a run of 100,000 tests then joins lines instead of encoding them.
+    """
     head = {key: value for key, value in report.items() if key != "tests"}
     compact = compact_encoder()
-    return iter_lines(head, (compact(test) for test in report.get("tests", [])))
+    tests = report.get("tests", [])
+    if not encoded:
+        return iter_lines(head, (compact(test) for test in tests))
+    return iter_lines(head, (encoded.get(test["nodeid"]) or compact(test) for test in tests))
+
+
+class EncodedTests(dict[str, str]):
+    """Tests encoded as lines of the JSON report, by node id, as their results arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encode = compact_encoder()
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Encode ``record`` (again, if it changed since)."""
+        self[str(record["nodeid"])] = self._encode(record)
 
 
 def compact_encoder() -> Callable[[Any], str]:

@@ -32,6 +32,7 @@ MAX_ITEMS = {
     "Regressions": 200,
     "Improvements": 100,
     "N+1 suspects": 100,
+    "Unstable timings": 100,
     "New tests": 100,
     "Vanished tests": 100,
     "Evidence": 50,
@@ -259,19 +260,20 @@ def judged_changes(document: Document) -> dict[str, list[BaselineChange]]:
         if not baseline:
             continue
         for metric, entry in baseline.items():
-            if not isinstance(entry, dict):  # dict, not Mapping: this loop is hot
+            if type(entry) is not dict:  # not isinstance(entry, Mapping): this loop is hot
                 continue
-            for judged, changes in ((entry.get("regressed"), regressed), (entry.get("improved"), improved)):
-                if judged:
-                    changes.append(
-                        BaselineChange(
-                            str(test["nodeid"]),
-                            metric,
-                            entry.get("statistic"),
-                            float(entry["before"]),
-                            float(entry["after"]),
-                        )
-                    )
+            if "regressed" in entry or "improved" in entry:  # most entries are neither
+                change = BaselineChange(
+                    str(test["nodeid"]),
+                    metric,
+                    entry.get("statistic"),
+                    float(entry["before"]),
+                    float(entry["after"]),
+                )
+                if entry.get("regressed"):
+                    regressed.append(change)
+                if entry.get("improved"):
+                    improved.append(change)
     return {"regressed": regressed, "improved": improved}
 
 
@@ -448,6 +450,19 @@ def _suspects(document: Document) -> Section:
     return Section("N+1 suspects", entries, _suspect_row, header)
 
 
+def _unstable_row(test: Test) -> str:
+    stability = test["stability"]
+    return _row(
+        [code(test["nodeid"]), escape(stability.get("metric", "")), escape(stability.get("message", ""))]
+    )
+
+
+def _unstable(document: Document) -> Section:
+    """Tests whose judged rounds varied too much to trust the verdict, with what to do about it."""
+    entries = [test for test in document.get("tests", []) if "stability" in test]
+    return Section("Unstable timings", entries, _unstable_row, _table(["Test", "Metric", "Rounds"]))
+
+
 def _code_bullet(value: Any) -> str:
     return f"- {code(value)}"
 
@@ -500,6 +515,7 @@ def sections(document: Document, before: Document | None = None) -> list[Section
         _changes(judged["regressed"], "Regressions"),
         _changes(judged["improved"], "Improvements"),
         _suspects(document),
+        _unstable(document),
         _bullets(
             "Environment differences", baseline.get("environment_differences", []), "differences", False
         ),

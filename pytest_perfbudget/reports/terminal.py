@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..enforce import violation_text
-from ..results import TestRecord, has_warnings, is_over_budget
+from ..results import TestRecord, has_warnings, is_over_budget, is_unstable
 from . import json_report
 
 
@@ -21,6 +21,7 @@ def write_summary(
     records = sorted(records, key=lambda record: str(record["nodeid"]))
     over = [record for record in records if is_over_budget(record)]
     warned = [record for record in records if has_warnings(record)]
+    unstable = [record for record in records if is_unstable(record)]
     if not records and not warnings and not errors:
         return
     terminal.write_sep("-", "perf budget")
@@ -28,6 +29,11 @@ def write_summary(
         terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
     for record in warned:
         terminal.write_line(f"WARNING {record['nodeid']}: {_violations_text(record, 'warn')}", yellow=True)
+    for record in unstable:
+        stability = record["stability"]
+        terminal.write_line(
+            f"UNSTABLE {record['nodeid']}: {stability['metric']} {stability['message']}", yellow=True
+        )
     for warning in warnings:
         terminal.write_line(f"WARNING {warning}", yellow=True)
     for error in errors:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_perfbudget.cli import compare_documents
 from pytest_perfbudget.reports.json_report import document
+from pytest_perfbudget.significance import stability
 from pytest_perfbudget.stats import summarize
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -76,6 +77,19 @@ def record(
     }
 
 
+def unstable(test: dict[str, Any]) -> dict[str, Any]:
+    """``test`` with the stability warning the plugin gives rounds that straddle a time limit."""
+    found = stability(test["metrics"]["time"]["rounds"])
+    test["stability"] = {
+        "metric": "time",
+        "stable": found.stable,
+        "rsd": round(found.rsd, 3),
+        "spread": round(found.spread, 3),
+        "message": found.message,
+    }
+    return test
+
+
 def make_before() -> dict[str, Any]:
     records = [
         record(
@@ -129,7 +143,15 @@ def make_after() -> dict[str, Any]:
             ],
             suspects=[SUSPECT],
         ),
-        record("tests/test_orders.py::test_checkout", [0.015, 0.016, 0.015, 0.017, 0.02], line=30, queries=4),
+        unstable(
+            record(
+                "tests/test_orders.py::test_checkout",
+                [0.015, 0.016, 0.015, 0.017, 0.02],
+                line=30,
+                queries=4,
+                budgets={"time": {"limit": 0.016, "source": "budgets.yml:12", "statistic": "median"}},
+            )
+        ),
         record(
             "tests/test_reports.py::test_export", [1.2], line=7, memory=30_000_000, queries=1, sql_time=0.15
         ),
