@@ -105,6 +105,8 @@ def compute(
             rates = [sample.throughput for sample in timed]
             if all(rate is not None for rate in rates):
                 values["throughput"] = distribution([rate for rate in rates if rate is not None])
+                if not samples:
+                    values["throughput"]["traced"] = True
     if traced is not None and traced.memory is not None:
         values["memory"] = traced.memory
     rss = [sample.rss for sample in everything if sample.rss is not None]

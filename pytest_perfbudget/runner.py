@@ -97,17 +97,12 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     tracer = active_tracer()
     verdict = _evaluate(perf, plan, tracer)
     settings = plan.budget.settings
-    if _over_only_when_traced(verdict):
+    if not perf.measurement.rounds and _noisy(verdict):  # timings of the traced call alone
         if call is None:  # cannot be called again untraced: such timings are not judged
-            verdict.violations = [v for v in verdict.violations if not _traced_timing(verdict, v)]
+            verdict.violations = [violation for violation in verdict.violations if not violation.noisy]
         else:
             verdict = _evaluate(perf, plan, tracer, _remeasure(perf, plan, call))
-    while (
-        call is not None
-        and verdict.violations
-        and any(violation.noisy for violation in verdict.violations)
-        and perf.measurement.retries_used < settings.retries
-    ):
+    while call is not None and _noisy(verdict) and perf.measurement.retries_used < settings.retries:
         calibration = _remeasure(perf, plan, call)
         verdict = _evaluate(perf, plan, tracer, calibration)
     if settings.rounds >= STABILITY_ROUNDS and tracer is None:
@@ -115,15 +110,9 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     return verdict
 
 
-def _traced_timing(verdict: Verdict, violation: Violation) -> bool:
-    """The violation is of a timing that only the traced call measured (slowed down by tracing)."""
-    metrics = verdict.metrics if violation.block is None else verdict.block_metrics[violation.block]
-    value = metrics.values.get(violation.metric)
-    return isinstance(value, dict) and bool(value.get("traced"))
-
-
-def _over_only_when_traced(verdict: Verdict) -> bool:
-    return any(_traced_timing(verdict, violation) for violation in verdict.violations)
+def _noisy(verdict: Verdict) -> bool:
+    """A limit on a timing is broken: worth measuring again before failing."""
+    return bool(verdict.violations) and any(violation.noisy for violation in verdict.violations)
 
 
 def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration | None:

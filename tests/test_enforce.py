@@ -489,6 +489,27 @@ def test_a_timing_over_only_when_traced_is_measured_again_untraced(run_serial: R
     assert metrics["time"]["median"] < 0.2
 
 
+def test_a_throughput_under_its_floor_only_when_traced_passes(run_serial: Runner) -> None:
+    """Not only time: every timing taken from the traced call alone is confirmed untraced."""
+    run_serial.module(
+        "test_rate",
+        """
+        import time
+        import tracemalloc
+        import pytest
+
+        @pytest.mark.perf_budget(memory="100MB", throughput="50/s", retries=0)
+        def test_rate(perf):
+            record_call()
+            time.sleep(0.3 if tracemalloc.is_tracing() else 0)
+            perf.ops(10)
+        """,
+    )
+    run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert run_serial.calls() == 2
+    assert "traced" not in run_serial.record("test_rate.py::test_rate")["metrics"]["throughput"]
+
+
 def test_a_timing_over_untraced_too_fails(run_serial: Runner) -> None:
     run_serial.module("test_traced", SLOW_WHEN_TRACED.format(retries=2, always=True))
     result = run_serial("--perf-report", "out.json")
