@@ -1,8 +1,7 @@
 """Reading the budget file (version 1).
 
-The YAML is composed into nodes by PyYAML's safe loader, never constructed
-into arbitrary objects, and walked by hand: that keeps the line of every key
-for error messages and lets duplicate keys be refused.
+The YAML becomes located values (see :mod:`.yaml_document`), taken from pytest's cache when
+the file has not changed since the last run (see :mod:`.budget_cache`), and is validated here.
 """
 
 from __future__ import annotations
@@ -10,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from . import patterns
 from .budgets import (
@@ -24,6 +21,9 @@ from .budgets import (
     parse_fields,
 )
 from .units import did_you_mean
+
+if TYPE_CHECKING:
+    from .budget_cache import DocumentCache
 
 SUPPORTED_VERSIONS = (1,)
 TOP_LEVEL_KEYS = ("version", "settings", "budgets")
@@ -43,100 +43,36 @@ class BudgetFile:
     entries: tuple[Entry, ...] = ()
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-MAX_NODES = 100_000  # aliases can expand a small file exponentially ("billion laughs")
-_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
-
-
-class _Walker:
-    """Turns composed nodes into ``(value, line)`` pairs; mappings hold located values by key."""
-
-    def __init__(self) -> None:
-        self.loader = yaml.SafeLoader("")
-        self.nodes = 0
-
-    def located(self, node: yaml.Node) -> Located:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise BudgetError(f"the file expands to more than {MAX_NODES} values (aliases?)")
-        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
-            raise BudgetError(f"unsupported YAML value: tag '{node.tag}'", _line(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node), _line(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.located(item) for item in node.value], _line(node)
-        return self.scalar(node), _line(node)
-
-    def _mapping(self, node: yaml.MappingNode) -> dict[Any, Located]:
-        mapping: dict[Any, Located] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise BudgetError("keys must be plain words or quoted patterns", _line(key_node))
-            key = self.scalar(key_node)
-            if key in mapping:
-                raise BudgetError(f"duplicate key '{key}' (first on line {mapping[key][1]})", _line(key_node))
-            mapping[key] = (self.located(value_node)[0], _line(key_node))
-        return mapping
-
-    def scalar(self, node: yaml.Node) -> Any:
-        """A scalar by the safe loader's rules; a bad explicit tag (``!!int abc``) is an error."""
-        try:
-            value = self.loader.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as error:
-            raise BudgetError(f"unsupported YAML value: {error.problem}", _line(node)) from None
-        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
-            raise BudgetError(f"cannot read {node.value!r} as tagged '{node.tag}'", _line(node)) from None
-        try:
-            hash(value)
-        except TypeError:
-            raise BudgetError(f"unsupported YAML value {node.value!r}", _line(node)) from None
-        return value
-
-    def close(self) -> None:
-        self.loader.dispose()
-
-
-def _compose(text: str, source: str) -> yaml.Node | None:
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.reader.ReaderError as error:  # the reader refuses control characters up front
-        line_number = text[: error.position].count("\n") + 1
-        raise BudgetFileError(f"{source}:{line_number}: not valid YAML: {error.reason}") from None
-    try:
-        return loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise BudgetFileError(f"{source}{line}: not valid YAML: {error.problem or error.context}") from None
-    except yaml.YAMLError as error:
-        raise BudgetFileError(f"{source}: not valid YAML: {error}") from None
-    finally:
-        loader.dispose()
-
-
-def parse(text: str, source: str) -> BudgetFile:
+def parse(text: str, source: str, cache: DocumentCache | None = None) -> BudgetFile:
     """Validate budget file ``text``; ``source`` names it in errors."""
     try:
-        return _parse(text, source)
+        return _parse(text, source, cache)
     except BudgetError as error:
         where = f"{source}:{error.line}" if error.line is not None else source
         raise BudgetFileError(f"{where}: {error.message}") from None
 
 
-def _parse(text: str, source: str) -> BudgetFile:
-    node = _compose(text, source)
-    if node is None:
-        raise BudgetError("the file is empty; it needs at least 'version: 1'")
-    walker = _Walker()
+def _document(text: str, source: str, cache: DocumentCache | None) -> Located:
+    """The file's YAML as located values, from ``cache`` when it read the same text before."""
+    cached = cache.get(text) if cache is not None else None
+    if cached is not None:
+        return cached
+    from . import yaml_document  # here: importing PyYAML is a third of an active run's fixed cost
+
     try:
-        document, line = walker.located(node)
-    except RecursionError:
-        raise BudgetError("a YAML alias refers to itself or nests too deeply") from None
-    finally:
-        walker.close()
+        document = yaml_document.read(text)
+    except yaml_document.YamlError as error:
+        where = f"{source}:{error.line}" if error.line is not None else source
+        raise BudgetFileError(f"{where}: not valid YAML: {error.message}") from None
+    if document is None:
+        raise BudgetError("the file is empty; it needs at least 'version: 1'")
+    if cache is not None:
+        cache.put(text, document)
+    return document
+
+
+def _parse(text: str, source: str, cache: DocumentCache | None) -> BudgetFile:
+    document, line = _document(text, source, cache)
     if not isinstance(document, dict):
         raise BudgetError("the top level must be a mapping with 'version', 'settings' and 'budgets'", line)
     for key, (_, key_line) in document.items():
@@ -189,7 +125,7 @@ def _parse_entries(raw: Located | None, source: str) -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-def load(path: str | Path, display: str | None = None) -> BudgetFile:
+def load(path: str | Path, display: str | None = None, cache: DocumentCache | None = None) -> BudgetFile:
     """Read and validate the budget file at ``path``; ``display`` is how errors name it."""
     source = display or str(path)
     try:
@@ -198,7 +134,7 @@ def load(path: str | Path, display: str | None = None) -> BudgetFile:
         raise BudgetFileError(f"{source}: budget file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BudgetFileError(f"{source}: cannot read the budget file: {error}") from None
-    return parse(text, source)
+    return parse(text, source, cache)
 
 
 def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Path) -> list[str]:

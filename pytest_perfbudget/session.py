@@ -25,6 +25,9 @@ from .runner import Verdict, judge, run_rounds
 from .sql import SqlInstrumentation
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .budget_cache import DocumentCache
     from .budget_file import BudgetFile
     from .reports.json_report import EncodedTests
 
@@ -121,7 +124,11 @@ class PerfSession:
             from .budget_file import load as load_budget_file
 
             try:
-                loaded = load_budget_file(options.budget_file, options.budget_display)
+                loaded = load_budget_file(
+                    options.budget_file,
+                    options.budget_display,
+                    cache=_document_cache(config, options.budget_file),
+                )
             except BudgetFileError as error:
                 raise pytest.UsageError(str(error)) from None
         if options.baseline is not None:
@@ -490,6 +497,16 @@ def _calls_pyfunc(item: pytest.Item) -> bool:
     if unittest is None or not isinstance(parent, pytest.Class):
         return True
     return not issubclass(parent.obj, unittest.TestCase)
+
+
+def _document_cache(config: pytest.Config, path: Path) -> DocumentCache | None:
+    """Where the budget file's YAML is kept between runs, when pytest's cache is on."""
+    cache: pytest.Cache | None = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    if cache is None:
+        return None
+    from .budget_cache import DocumentCache
+
+    return DocumentCache(cache, str(path.resolve()), writable=not hasattr(config, "workerinput"))
 
 
 def _is_controller(config: pytest.Config) -> bool:
