@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from . import patterns
@@ -146,6 +147,18 @@ class TestBudget:
 
     def all_limits(self) -> list[Limit]:
         return list(self._all_limits)
+
+    @cached_property
+    def as_json(self) -> dict[str, Any]:
+        """The limits as test records carry them; tests with one budget share it: read-only."""
+        budgets: dict[str, Any] = {}
+        for limit in self._all_limits:
+            entry: dict[str, Any] = {"limit": limit.value, "source": limit.source}
+            if limit.metric in ("time", "cpu", "throughput", "sql_time"):
+                entry["statistic"] = limit.statistic or self.settings.statistic
+            key = limit.metric if limit.statistic is None else f"{limit.metric}.{limit.statistic}"
+            budgets[key] = entry
+        return budgets
 
 
 # --- parsing of fields -------------------------------------------------------------

@@ -7,10 +7,12 @@ budget on a block, to count operations and to read what was measured.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .budgets import BudgetError, Fields, TestBudget, located, parse_fields
@@ -50,6 +52,28 @@ class Plan:
         settings = self.budget.settings
         return 0 if self.trace_memory and settings.rounds == 1 else settings.rounds
 
+    @cached_property
+    def single_call(self) -> bool:
+        """Measured over one plain call: no warm-up, one round, no memory, no baseline, and no
+        throughput limit (a test without the ``perf`` fixture counts no operations)."""
+        settings = self.budget.settings
+        return (
+            settings.rounds == 1
+            and settings.warmup == 0
+            and not (self.trace_memory or self.measure_rss)
+            and self.baseline is None
+            and not self.budget.has_any(("throughput",))
+        )
+
+    @cached_property
+    def ceilings(self) -> tuple[float, float]:
+        """The smallest time and CPU limits (infinite when there is none): what one call is held to."""
+        limits = self.budget.limits
+        return (
+            min((limit.value for limit in limits.get("time", ())), default=math.inf),
+            min((limit.value for limit in limits.get("cpu", ())), default=math.inf),
+        )
+
 
 class Perf:
     """The ``perf`` fixture: ``block``, ``ops`` and read access to the measurement so far."""
@@ -63,7 +87,6 @@ class Perf:
         self._idle_log: QueryLog | None = None  # made when read: most tests never look
         self._idle_ops = 0
         self.busy = False  # running the rounds: nested calls of the test are not measured again
-        self.started = False  # the plugin began measuring this test
 
     # --- what tests use ---------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .budgets import Limit, TestBudget
+from .budgets import TestBudget
 from .runner import Verdict
 
 TestRecord = dict[str, Any]
@@ -17,40 +17,19 @@ TestRecord = dict[str, Any]
 REPORT_ATTRIBUTE = "perfbudget"  # the test report attribute records travel on
 
 
-def _budget_key(limit: Limit) -> str:
-    return limit.metric if limit.statistic is None else f"{limit.metric}.{limit.statistic}"
-
-
-def budgets_json(budget: TestBudget) -> dict[str, Any]:
-    budgets: dict[str, Any] = {}
-    for limit in budget.all_limits():
-        entry: dict[str, Any] = {"limit": limit.value, "source": limit.source}
-        if limit.metric in ("time", "cpu", "throughput", "sql_time"):
-            entry["statistic"] = limit.statistic or budget.settings.statistic
-        budgets[_budget_key(limit)] = entry
-    return budgets
-
-
 def build_record(
-    nodeid: str,
-    location: tuple[str, int | None],
-    outcome: str,
-    budget: TestBudget | dict[str, Any],
-    verdict: Verdict | None,
+    nodeid: str, location: tuple[str, int | None], budget: TestBudget, verdict: Verdict | None
 ) -> TestRecord:
-    """The record of one test; ``verdict`` is None when the call failed before it was judged.
-
-    ``budget`` may be given as :func:`budgets_json` made it already: tests that share a
-    budget share that (read-only) dict.
-    """
+    """The record of one test, its outcome not known yet; ``verdict`` is None when the call failed
+    before it was judged."""
     path, line = location
     record: TestRecord = {
         "nodeid": nodeid,
         "file": path,
         "line": line,
-        "outcome": outcome,
+        "outcome": "",
         "metrics": {},
-        "budgets": budget if isinstance(budget, dict) else budgets_json(budget),
+        "budgets": budget.as_json,
         "violations": [],
         "n_plus_one": [],
     }
@@ -58,8 +37,10 @@ def build_record(
         return record
     metrics = verdict.metrics
     record["metrics"] = metrics.values
-    record["violations"] = [violation.to_json() for violation in verdict.violations]
-    record["n_plus_one"] = [suspect.to_json() for suspect in metrics.suspects]
+    if verdict.violations:  # two comprehensions fewer for a test within its budget
+        record["violations"] = [violation.to_json() for violation in verdict.violations]
+    if metrics.suspects:
+        record["n_plus_one"] = [suspect.to_json() for suspect in metrics.suspects]
     if metrics.slowest_statement is not None:
         record["slowest_statement"] = metrics.slowest_statement
     if verdict.retries_used:

@@ -15,14 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .calibration import Calibration, loop_time
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
-from .metrics import Metrics, compute
+from .metrics import Metrics, compute, plain_call
 from .recorder import Perf, Plan
 from .tracing import active_tracer
 
 if TYPE_CHECKING:
+    from .calibration import Calibration
     from .compare import Change
     from .significance import Stability
 
@@ -110,6 +110,24 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     return verdict
 
 
+def within_budget(sample: Sample, plan: Plan) -> Verdict | None:
+    """The verdict on one plain call of a :attr:`~.recorder.Plan.single_call` test that ran no SQL
+    and kept within its limits, or None: :func:`judge` then decides, with what it takes (the
+    statements to analyse, a limit to confirm by measuring again).
+
+    With one round every statistic is the call's own time, so the only limits such a call can
+    break are the smallest on time and on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no
+    SQL, counted no operations, and nothing else is measured on it.
+    """
+    if sample.queries.statements or sample.ops or active_tracer() is not None:
+        return None
+    metrics = plain_call(sample)
+    time_ceiling, cpu_ceiling = plan.ceilings
+    if metrics.values["time"]["max"] > time_ceiling or metrics.values["cpu"]["max"] > cpu_ceiling:
+        return None
+    return Verdict(metrics, [])
+
+
 def _noisy(verdict: Verdict) -> bool:
     """A limit on a timing is broken: worth measuring again before failing."""
     return bool(verdict.violations) and any(violation.noisy for violation in verdict.violations)
@@ -123,6 +141,8 @@ def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration |
     if reference is None:
         run_rounds(perf, plan, call, first_round_done=False, minimum=1)
         return None
+    from .calibration import Calibration, loop_time  # here: only a re-measurement needs it
+
     before = loop_time()
     run_rounds(perf, plan, call, first_round_done=False, minimum=1)
     return Calibration.around(reference, before, loop_time())

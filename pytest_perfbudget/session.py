@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,10 +18,11 @@ import pytest
 from . import patterns
 from .budgets import Settings, TestBudget, resolve
 from .marker import MARKER, marker_fields
+from .measure import Meter
 from .options import Options
 from .recorder import Perf, Plan
-from .results import REPORT_ATTRIBUTE, TestRecord, budgets_json, build_record
-from .runner import Verdict, judge, run_rounds
+from .results import REPORT_ATTRIBUTE, TestRecord, build_record
+from .runner import Verdict, judge, run_rounds, within_budget
 from .sql import SqlInstrumentation
 
 if TYPE_CHECKING:
@@ -109,7 +110,6 @@ class PerfSession:
         self._everything = options.measures_everything
         self._budgets: dict[tuple[int, ...], TestBudget] = {}
         self._plans: dict[tuple[int, ...], Plan] = {}
-        self._budgets_json: dict[int, tuple[TestBudget, dict[str, Any]]] = {}  # by id(budget)
         self._pending: dict[str, TestRecord] = {}  # built by the call, waiting for its report
         self._usage_error_nodeids: dict[str, str] = {}
         self._marked: dict[int, tuple[pytest.Collector, bool]] = {}  # by id(collector)
@@ -254,22 +254,21 @@ class PerfSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         """A test function: warm-up, rounds and re-measurements all call it through this hook."""
-        if PLAN_KEY not in pyfuncitem.stash:
+        stash = pyfuncitem.stash
+        if PLAN_KEY not in stash:
             return (yield)
-        plan = pyfuncitem.stash[PLAN_KEY]
+        plan = stash[PLAN_KEY]
+        if PERF_KEY not in stash and plan.single_call:
+            return (yield from self._single_call(pyfuncitem, plan))
         perf = perf_for(pyfuncitem)
         if perf.busy:
             return (yield)
-
-        def call_again() -> object:
-            return pyfuncitem.ihook.pytest_pyfunc_call(pyfuncitem=pyfuncitem)
-
         self.sql.ensure_installed()
-        perf.busy = perf.started = True
+        perf.busy = True
         verdict = None
         try:
             for _ in range(plan.budget.settings.warmup):
-                perf.run_unmeasured(call_again)
+                perf.run_unmeasured(_caller(pyfuncitem))
             meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
             try:
                 result = yield
@@ -277,48 +276,73 @@ class PerfSession:
                 perf.abandon(meter)
                 raise
             perf.finish(meter)
-            run_rounds(perf, plan, call_again, first_round_done=not plan.trace_memory)
-            verdict = judge(perf, plan, call_again)
+            run_rounds(perf, plan, _caller(pyfuncitem), first_round_done=not plan.trace_memory)
+            verdict = judge(perf, plan, _caller(pyfuncitem))
         finally:
             perf.busy = False
             self._conclude(pyfuncitem, plan, verdict)
+            del stash[PERF_KEY]  # free the samples: the record has what is kept
         if verdict.failing:
             pytest.fail(verdict.message(pyfuncitem.nodeid), pytrace=False)
         return result
 
+    def _single_call(self, item: pytest.Function, plan: Plan) -> Generator[None, object, object]:
+        """A test measured over one plain call, without the ``perf`` fixture: most tests.
+
+        Timed without a recorder, and judged without one when it ran no SQL and kept within
+        every limit. Otherwise the recorder takes over with this call as its first round, and
+        :func:`~.runner.judge` analyses the statements and re-measures what looks over a limit.
+        """
+        self.sql.ensure_installed()
+        meter = Meter(traced=False, rss=False)
+        try:
+            result = yield
+        except BaseException:
+            meter.stop()
+            self._conclude(item, plan, None)
+            raise
+        sample = meter.stop()
+        verdict = within_budget(sample, plan)
+        if verdict is None:
+            perf = perf_for(item)
+            perf.measurement.rounds.append(sample)
+            perf.busy = True
+            try:
+                verdict = judge(perf, plan, _caller(item))
+            finally:
+                perf.busy = False
+                self._conclude(item, plan, verdict)
+                del item.stash[PERF_KEY]
+        else:
+            self._conclude(item, plan, verdict)
+        if verdict.failing:
+            pytest.fail(verdict.message(item.nodeid), pytrace=False)
+        return result
+
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
-        budget = plan.budget
-        known = self._budgets_json.get(id(budget))
-        if known is not None and known[0] is budget:  # kept with it: the id cannot be reused
-            budgets = known[1]
-        else:
-            budgets = budgets_json(budget)
-            self._budgets_json[id(budget)] = (budget, budgets)
         nodeid = item.nodeid
         path, line, _ = item.location
-        record = build_record(nodeid, (path, None if line is None else line + 1), "", budgets, verdict)
+        record = build_record(nodeid, (path, None if line is None else line + 1), plan.budget, verdict)
         self._pending[nodeid] = record
         if self._junit:
             from .reports import junit
 
             item.user_properties.extend(junit.properties(record))
-        stash = item.stash
-        if PERF_KEY in stash:
-            del stash[PERF_KEY]  # free the samples; the record has what is kept
 
     # --- gathering (controller or serial run) -------------------------------------
 
     @pytest.hookimpl(tryfirst=True)  # before xdist sends the report to the controller
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        nodeid = report.nodeid
+        # Runs three times per test: ``report.nodeid`` (a property) is read only where needed.
         attributes = report.__dict__  # not getattr(report, name, None): a miss raises and catches
         if self._usage_error_nodeids:
-            error = self._usage_error_nodeids.get(nodeid)
+            error = self._usage_error_nodeids.get(report.nodeid)
             if error is not None:
                 attributes[USAGE_ERROR_ATTRIBUTE] = error
-        if self._pending and report.when == "call":
-            pending = self._pending.pop(nodeid, None)
+        when = report.when
+        if when == "call" and self._pending:
+            pending = self._pending.pop(report.nodeid, None)
             if pending is not None:
                 pending["outcome"] = report.outcome
                 attributes[REPORT_ATTRIBUTE] = pending
@@ -329,12 +353,15 @@ class PerfSession:
             self.usage_errors.add(usage_error)
         record = attributes.get(REPORT_ATTRIBUTE)
         if record is not None:
-            self.records[nodeid] = record
-        elif report.when == "teardown" and report.failed and nodeid in self.records:
-            record = self.records[nodeid]
-            record["outcome"] = "error"
-        if record is not None and self._json_lines is not None:
-            self._json_lines.add(record)
+            self.records[record["nodeid"]] = record
+            if self._json_lines is not None:
+                self._json_lines.add(record)
+        elif when == "teardown" and report.outcome == "failed":
+            failed = self.records.get(report.nodeid)
+            if failed is not None:
+                failed["outcome"] = "error"
+                if self._json_lines is not None:
+                    self._json_lines.add(failed)
 
     def warnings(self) -> list[str]:
         warnings = [
@@ -457,7 +484,6 @@ class DirectCalls:
             return (yield)
         perf = perf_for(item)
         self.session.sql.ensure_installed()
-        perf.started = True
         verdict = None
         try:
             meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
@@ -470,6 +496,7 @@ class DirectCalls:
             verdict = judge(perf, plan, None)
         finally:
             self.session._conclude(item, plan, verdict)
+            del item.stash[PERF_KEY]
         if verdict.failing:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
         return None
@@ -486,6 +513,11 @@ class UsageErrors:
         error = item.stash.get(USAGE_ERROR_KEY, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
+
+
+def _caller(item: pytest.Function) -> Callable[[], object]:
+    """Calls the test function again, through every ``pytest_pyfunc_call`` hook."""
+    return lambda: item.ihook.pytest_pyfunc_call(pyfuncitem=item)
 
 
 def _calls_pyfunc(item: pytest.Item) -> bool:

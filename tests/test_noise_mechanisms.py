@@ -61,10 +61,11 @@ def clock(monkeypatch):
     # The modules the plugin runs with now (an in-process run may have imported them afresh).
     measure = importlib.import_module("pytest_perfbudget.measure")
     runner = importlib.import_module("pytest_perfbudget.runner")
+    calibration = importlib.import_module("pytest_perfbudget.calibration")
     clock = Clock()
     monkeypatch.setattr(measure, "time", clock)
     monkeypatch.setattr(runner, "gc", types.SimpleNamespace(collect=lambda: event("gc")))
-    monkeypatch.setattr(runner, "loop_time", clock.loop_time)
+    monkeypatch.setattr(calibration, "loop_time", clock.loop_time)
     return clock
 """
 
