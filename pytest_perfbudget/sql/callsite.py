@@ -161,45 +161,71 @@ class CallSiteLocator:
         loader repeats with the same callers at every depth.
 
         Written flat and lean: it runs for every frame between a statement and the
-        test function, for every statement measured.
+        test function, for every statement measured. A frame costs its ``f_back`` (on
+        CPython 3.11+, that makes its frame object), its code's file name and a
+        subscript (a file not seen yet raises ``KeyError``, once); the run of SQLAlchemy
+        frames, most of a walk, has a loop of its own that does nothing else.
         """
-        entry: FrameType | None = None
-        sealed = False  # past the first run of SQLAlchemy frames
-        found: tuple[CodeType, str, str] | None = None  # the innermost user frame's site
-        callers: tuple[str, ...] = ()
-        glet: object = None
-        verdict_of = self._verdicts.get
-        site_of = self._sites.get
+        verdicts, sites = self._verdicts, self._sites
         sqlalchemy, generated, runner = SQLALCHEMY, GENERATED, RUNNER
+        entry: FrameType | None = None
+        glet: object = None
+        # Out to the first user frame, through the first run of SQLAlchemy frames.
         while True:
-            while frame is not None:
-                code = frame.f_code
-                verdict = verdict_of(code.co_filename)
-                if verdict is None:
-                    verdict = self.classify(code.co_filename)
-                if verdict is sqlalchemy:  # the most frequent: tested first
-                    if not sealed:
+            if frame is None:
+                frame, glet = _next_stack(glet)
+                if frame is None:
+                    return None
+            try:
+                verdict = verdicts[frame.f_code.co_filename]
+            except KeyError:
+                verdict = self.classify(frame.f_code.co_filename)
+            if verdict is sqlalchemy and entry is None:  # the run, to its end
+                while True:
+                    if verdict is sqlalchemy:
                         entry = frame
-                elif verdict.__class__ is str:
-                    known = site_of(id(code) + frame.f_lasti)
-                    if known is None or known[0] is not code:
-                        known = self._site(frame, code, verdict)
-                    if found is None:
-                        found = known
-                        sealed = True
-                    elif not callers or callers[-1] != known[1]:
-                        callers += (known[1],)
-                        if len(callers) == MAX_CALLERS:
-                            return found[1], found[2], entry, callers
-                elif verdict is runner and found is not None:
-                    return found[1], found[2], entry, callers
-                elif entry is not None and verdict is not generated:
-                    sealed = True
-                frame = frame.f_back
-            glet = _parent_greenlet(glet)
-            if glet is None:
-                return None if found is None else (found[1], found[2], entry, callers)
-            frame = getattr(glet, "gr_frame", None)
+                    elif verdict is not generated:
+                        break
+                    frame = frame.f_back
+                    if frame is None:
+                        frame, glet = _next_stack(glet)
+                        if frame is None:
+                            return None
+                    try:
+                        verdict = verdicts[frame.f_code.co_filename]
+                    except KeyError:
+                        verdict = self.classify(frame.f_code.co_filename)
+            if verdict.__class__ is str:
+                break
+            frame = frame.f_back
+        code = frame.f_code
+        found = sites.get(id(code) + frame.f_lasti)
+        if found is None or found[0] is not code:
+            found = self._site(frame, code, verdict)
+        # On out to the test runner: the callers.
+        callers: tuple[str, ...] = ()
+        while True:
+            frame = frame.f_back
+            if frame is None:
+                frame, glet = _next_stack(glet)
+                if frame is None:
+                    break
+            code = frame.f_code
+            try:
+                verdict = verdicts[code.co_filename]
+            except KeyError:
+                verdict = self.classify(code.co_filename)
+            if verdict.__class__ is str:
+                known = sites.get(id(code) + frame.f_lasti)
+                if known is None or known[0] is not code:
+                    known = self._site(frame, code, verdict)
+                if not callers or callers[-1] != known[1]:
+                    callers += (known[1],)
+                    if len(callers) == MAX_CALLERS:
+                        break
+            elif verdict is runner:
+                break
+        return found[1], found[2], entry, callers
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
         """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
@@ -226,11 +252,20 @@ def _function_name(frame: FrameType) -> str:
     return frame.f_code.co_name
 
 
-def _parent_greenlet(glet: object) -> object:
-    """The greenlet that started ``glet`` (the current one when ``glet`` is None), if any."""
+def _next_stack(glet: object) -> tuple[FrameType | None, object]:
+    """The innermost frame of the next greenlet out from ``glet`` (the current one when None).
+
+    ``(None, None)`` when there is no such greenlet, or no frame in any further out.
+    """
     module = sys.modules.get("greenlet")
     if module is None:
-        return None
+        return None, None
     if glet is None:
         glet = module.getcurrent()
-    return getattr(glet, "parent", None)
+    while True:
+        glet = getattr(glet, "parent", None)
+        if glet is None:
+            return None, None
+        frame: FrameType | None = getattr(glet, "gr_frame", None)
+        if frame is not None:
+            return frame, glet
