@@ -2,13 +2,15 @@
 
 Run it from the repository root (it prints figures and asserts nothing):
 
-    .venv/bin/python benchmarks/reports.py [--tests 100000] [--shards 50]
+    .venv/bin/python benchmarks/reports.py [--tests 100000] [--shards 50] [--repeat 1] [--only-merge]
 
 It times, in one process, the JSON, Markdown and HTML rendering of a run
 compared with a baseline; then, each in a fresh process as a user runs
 them, ``perfbudget report`` (.md and .html), ``perfbudget compare`` and
 ``perfbudget merge`` of the run split into shards, with their peak
-resident memory. Targets: under 2 s each and under 500 MB peak.
+resident memory. Targets: under 2 s each and under 500 MB peak. ``--only-merge``
+generates the run and times ``perfbudget merge`` alone; ``--repeat`` times each
+command that many times (the machine's load average is printed with each).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import resource
 import subprocess
@@ -121,13 +124,20 @@ sys.exit(status)
 """
 
 
-def command(label: str, *argv: str) -> None:
+def command(label: str, *argv: str, repeat: int = 1) -> None:
     """Time ``perfbudget ARGV`` as a user runs it: reading the files, rendering, writing."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", COMMAND, *argv], capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    peak = int(done.stderr.strip().splitlines()[-1]) / 1024
-    print(f"{label:<44} {elapsed:6.2f} s   peak {peak:5.0f} MB   exit {done.returncode}", flush=True)
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", COMMAND, *argv], capture_output=True, text=True, check=False
+        )
+        elapsed = time.perf_counter() - start
+        peak = int(done.stderr.strip().splitlines()[-1]) / 1024
+        load = os.getloadavg()[0]
+        print(
+            f"{label:<44} {elapsed:6.2f} s   peak {peak:5.0f} MB   exit {done.returncode}   load {load:.2f}",
+            flush=True,
+        )
 
 
 # Writes one report as the plugin does at the end of a run, in a fresh interpreter that holds the
@@ -214,11 +224,23 @@ def main(argv: list[str] | None = None) -> int:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--tests", type=int, default=100_000)
     options.add_argument("--shards", type=int, default=50)
+    options.add_argument("--repeat", type=int, default=1, help="time each perfbudget command this many times")
+    options.add_argument("--only-merge", action="store_true", help="time perfbudget merge alone")
     arguments = options.parse_args(argv)
+    repeat = arguments.repeat
     print(f"{arguments.tests:,} tests, {ROUNDS} rounds each; Python {sys.version.split()[0]}")
-    print("-- in one process, documents in memory")
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
+        if arguments.only_merge:
+            run = timed("generate run", lambda: synthetic_run(arguments.tests, seed=2, slower=1.5))
+            (directory / "run.json").write_text(json_report.render(run), encoding="utf-8")
+            del run
+            shards = write_shards(directory, arguments.shards)
+            command(
+                f"merge {arguments.shards} shards", "merge", *shards, "-o", f"{name}/all.json", repeat=repeat
+            )
+            return 0
+        print("-- in one process, documents in memory")
         render_all(arguments.tests, directory)
         shards = write_shards(directory, arguments.shards)
         print("-- reports written by the plugin, each in a fresh process holding the run's records")
@@ -234,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             before,
             "-o",
             f"{name}/r.md",
+            repeat=repeat,
         )
         command(
             "report compared.json -o report.html",
@@ -243,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
             before,
             "-o",
             f"{name}/r.html",
+            repeat=repeat,
         )
         command("compare before.json run.json --format json", "compare", before, f"{name}/run.json", "--format",
-                "json", "-o", f"{name}/c.json")  # fmt: skip
-        command(f"merge {arguments.shards} shards", "merge", *shards, "-o", f"{name}/all.json")
+                "json", "-o", f"{name}/c.json", repeat=repeat)  # fmt: skip
+        command(f"merge {arguments.shards} shards", "merge", *shards, "-o", f"{name}/all.json", repeat=repeat)
     return 0
 
 

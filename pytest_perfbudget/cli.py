@@ -23,7 +23,7 @@ from typing import Any
 from . import budget_file, init_budgets
 from .budgets import METRICS, Settings, Tolerance, parse_tolerance
 from .compare import BaselineError, annotate, load_report
-from .merge import CONFLICT_CHOICES, MergeError, Merger, read_lines
+from .merge import CONFLICT_CHOICES, MergeError, Merger, ShardLines, read_lines
 from .reports import gc_paused, html, json_report, markdown, write_atomically
 from .results import is_regressed
 from .stats import STATISTICS
@@ -220,13 +220,13 @@ def _compare(arguments: argparse.Namespace) -> int:
 def _merge(arguments: argparse.Namespace) -> int:
     try:
         merger = Merger(arguments.on_conflict)
-        for path in arguments.shards:  # one shard in memory at a time
-            lines = _read_lines(path)
-            if lines is None:
-                merger.add(path, _read(path, "shard report"))
-            else:
-                head, tests = lines
-                merger.add(path, {**head, "tests": [test for test, _ in tests]}, [text for _, text in tests])
+        with gc_paused():  # a shard read whole is thousands of objects, none in a cycle
+            for path in arguments.shards:  # one shard in memory at a time
+                lines = _read_lines(path)
+                if lines is None:
+                    merger.add(path, _read(path, "shard report"))
+                else:
+                    merger.add_lines(path, lines)
         chunks = merger.render_chunks()  # its head: where an error would come from
     except MergeError as error:
         raise CommandError(str(error), EXIT_INPUT) from None
@@ -236,7 +236,7 @@ def _merge(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_lines(path: str) -> tuple[dict[str, Any], list[tuple[dict[str, Any], str]]] | None:
+def _read_lines(path: str) -> ShardLines | None:
     """A shard as :func:`~pytest_perfbudget.merge.read_lines` reads it, when it is a valid report
     written one test per line; else None, and :func:`_read` reads it (and says what is wrong)."""
     try:
@@ -244,12 +244,7 @@ def _read_lines(path: str) -> tuple[dict[str, Any], list[tuple[dict[str, Any], s
     except (OSError, UnicodeDecodeError):
         return None
     lines = read_lines(text)
-    if lines is None:
-        return None
-    head, tests = lines
-    if not str(head.get("schema", "")).startswith("pytest-perfbudget/"):
-        return None
-    if not all("nodeid" in test for test, _ in tests):
+    if lines is None or not str(lines.head.get("schema", "")).startswith("pytest-perfbudget/"):
         return None
     return lines
 

@@ -158,15 +158,63 @@ def test_summary_counts_each_kind_once() -> None:
     }
 
 
-def _shards(tmp_path: Path, layout: str) -> list[str]:
-    paths = []
-    for number, records in enumerate((RECORDS[:3], RECORDS[3:])):
-        document = json_report.document({"python": "3", "workers": 1}, records, [f"w{number}"])
-        text = json_report.render(document) if layout == "lines" else json.dumps(document, indent=2)
-        path = tmp_path / f"{layout}-{number}.json"
-        path.write_text(text, encoding="utf-8")
-        paths.append(str(path))
-    return paths
+# More records for merge's look at lines (merge._plain_nodeid): escapes and line breaks in node
+# ids, blocks named as the record's own keys, and those keys quoted in a string.
+MERGE_RECORDS = [
+    *RECORDS,
+    _record("t.py::f[back\\slash]"),
+    _record("t.py::g[\u2028\x85]"),  # line breaks to str.splitlines, written as they are
+    _record("t.py::h[é]"),
+    _record(
+        "t.py::i", blocks={"setup": {"queries": 1}, "violations": {"queries": 2}, "baseline": {"queries": 3}}
+    ),
+    _record("t.py::j", n_plus_one=[{"statement": 'SELECT "baseline", "violations":[] FROM t', "count": 3}]),
+    _record(
+        "t.py::k", violations=[{"metric": "time", "kind": "budget", "level": "warn", "limit": 1, "actual": 2}]
+    ),
+    _record(
+        "t.py::l",
+        metrics={"violations": []},  # before the record's own
+        violations=[{"metric": "time", "kind": "budget", "level": "error", "limit": 1, "actual": 2}],
+    ),
+]
+# The records that summarize counts as measured and nothing more, and that are written without
+# an escape in their node id: the lines of this plugin that a merge need not parse.
+LOOKED_AT = ["t.py::a", "t.py::g[\u2028\x85]", "t.py::h[é]", "t.py::j"]
+
+_compact = json_report.compact_encoder()
+
+# Ways of writing one test per line: this plugin's, and other writers' (spaces, ASCII escapes,
+# another key order), whose lines a merge parses.
+LINE_WRITERS: dict[str, Any] = {
+    "lines": _compact,
+    "lines of json.dumps": json.dumps,
+    "lines with sorted keys": lambda test: json.dumps(test, sort_keys=True, separators=(",", ":")),
+}
+
+
+def _write_shard(path: Path, document: dict[str, Any], layout: str) -> str:
+    if layout == "indented":
+        text = json.dumps(document, indent=2)
+    else:
+        head = {key: value for key, value in document.items() if key != "tests"}
+        writers = list(LINE_WRITERS.values()) if layout == "mixed lines" else [LINE_WRITERS[layout]]
+        lines = [writers[index % len(writers)](test) for index, test in enumerate(document["tests"])]
+        text = json_report.render_lines(head, lines)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _shards(tmp_path: Path, layout: str, records: list[dict[str, Any]] = RECORDS) -> list[str]:
+    """Two shards of ``records``, every other one in each."""
+    return [
+        _write_shard(
+            tmp_path / f"{layout}-{number}.json",
+            json_report.document({"python": "3", "workers": 1}, records[number::2], [f"w{number}"]),
+            layout,
+        )
+        for number in range(2)
+    ]
 
 
 def test_read_lines_keeps_each_test_text_and_refuses_another_layout(tmp_path: Path) -> None:
@@ -174,32 +222,107 @@ def test_read_lines_keeps_each_test_text_and_refuses_another_layout(tmp_path: Pa
     text = Path(first).read_text(encoding="utf-8")
     read = merge.read_lines(text)
     assert read is not None
-    head, tests = read
-    assert head == {key: value for key, value in json.loads(text).items() if key != "tests"}
-    assert [test for test, _ in tests] == RECORDS[:3]
-    assert [json.loads(line) for _, line in tests] == RECORDS[:3]
+    assert read.head == {key: value for key, value in json.loads(text).items() if key != "tests"}
+    tests = sorted(RECORDS[0::2], key=lambda record: record["nodeid"])
+    assert read.nodeids == [test["nodeid"] for test in tests]
+    assert read.texts == [_compact(test) for test in tests]
+    assert [json.loads(line) for line in read.texts] == tests
+    measured_only = json_report.summarize([RECORDS[0]])
+    counts = {index: json_report.summarize([test]) for index, test in enumerate(tests)}
+    assert read.counts == {index: tally for index, tally in counts.items() if tally != measured_only}
+    assert list(read.counts) == [1]  # t.py::c, improved
     indented = json.dumps(json.loads(text), indent=1)
     assert merge.read_lines(indented) is None
     assert merge.read_lines(text.replace('},\n{"nodeid"', '},{"nodeid"', 1)) is None  # two on a line
     assert merge.read_lines(text.replace('"outcome":', '\n"outcome":', 1)) is None  # one on two
     assert merge.read_lines(text.replace('{"nodeid"', '[{"nodeid"', 1)) is None  # not a test
+    assert merge.read_lines(text.replace('{"nodeid"', '{"node"', 1)) is None  # no node id
+    assert merge.read_lines(text.replace('"violations":', '"violation":', 1)) is None  # not a record
+    plain = json_report.render(json_report.document({}, [_record("t.py::a"), _record("t.py::b")], []))
+    assert merge.read_lines(plain) is not None
+    assert merge.read_lines(plain.replace('},\n{"nodeid"', '},{"nodeid"', 1)) is None  # two at a look
 
 
-@pytest.mark.parametrize("layout", ["lines", "indented"])
+def test_merge_parses_only_the_lines_it_cannot_read_at_a_look() -> None:
+    looked_at = [test["nodeid"] for test in MERGE_RECORDS if merge._plain_nodeid(_compact(test)) is not None]
+    assert looked_at == LOOKED_AT
+    for test in MERGE_RECORDS:
+        assert merge._plain_nodeid(_compact(test)) in (test["nodeid"], None)
+        for writer in ("lines of json.dumps", "lines with sorted keys"):
+            assert merge._plain_nodeid(LINE_WRITERS[writer](test)) is None
+
+
+@pytest.mark.parametrize("layout", [*LINE_WRITERS, "mixed lines", "indented"])
 def test_merge_gives_the_same_report_whatever_the_shard_layout(tmp_path: Path, layout: str) -> None:
     from pytest_perfbudget import cli
 
     output = tmp_path / f"{layout}.json"
-    assert cli.main(["merge", *_shards(tmp_path, layout), "-o", str(output)]) == 0
-    merged = json.loads(output.read_text(encoding="utf-8"))
-    assert [test["nodeid"] for test in merged["tests"]] == sorted(record["nodeid"] for record in RECORDS)
-    assert merged["tests"] == sorted(RECORDS, key=lambda record: record["nodeid"])
-    assert merged["environment"]["workers"] == 2
-    assert merged["summary"] == json_report.summarize(RECORDS, 2)
-    in_memory = merge.merge(
-        [(name, json.loads(Path(name).read_text(encoding="utf-8"))) for name in _shards(tmp_path, layout)]
+    shards = _shards(tmp_path, layout, MERGE_RECORDS)
+    assert cli.main(["merge", *shards, "-o", str(output)]) == 0
+    text = output.read_text(encoding="utf-8")
+    merged = json.loads(text)
+    assert [test["nodeid"] for test in merged["tests"]] == sorted(
+        record["nodeid"] for record in MERGE_RECORDS
     )
+    assert merged["tests"] == sorted(MERGE_RECORDS, key=lambda record: record["nodeid"])
+    assert merged["environment"]["workers"] == 2
+    assert merged["summary"] == json_report.summarize(MERGE_RECORDS, 2)
+    in_memory = merge.merge([(name, json.loads(Path(name).read_text(encoding="utf-8"))) for name in shards])
     assert in_memory == merged
+    # Each line is kept as the shard wrote it; the plugin's own give the report it would write.
+    lines = {json.loads(line)["nodeid"]: line for name in shards for line in _test_lines(name)}
+    head = {key: value for key, value in merged.items() if key != "tests"}
+    assert text == json_report.render_lines(head, [lines[nodeid] for nodeid in sorted(lines)])
+    if layout == "lines":
+        assert text == json_report.render(merged)
+
+
+def _test_lines(path: str) -> list[str]:
+    """The tests of a shard as it wrote them, one per line (indented: as this plugin writes them)."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    read = merge.read_lines(Path(path).read_text(encoding="utf-8"))
+    return read.texts if read is not None else [_compact(test) for test in document["tests"]]
+
+
+@pytest.mark.parametrize("on_conflict", [None, "first", "last"])
+def test_merge_of_lines_settles_a_test_in_two_shards_as_a_merge_of_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on_conflict: str | None
+) -> None:
+    """The same test twice, in two shards or in one, as with shards read whole: the same error,
+    or the same record kept and counted (a replaced record with a violation counts no more)."""
+    from pytest_perfbudget import cli
+
+    failing, passing = RECORDS[1], {**RECORDS[1], "violations": []}
+    shards = {"a": [RECORDS[0], failing], "b": [passing, RECORDS[2]], "c": [RECORDS[4], RECORDS[4]]}
+    outcomes = []
+    for layout in ("lines", "indented"):
+        directory = tmp_path / layout
+        directory.mkdir()
+        for names in (["a", "b"], ["b", "a"], ["c"]):
+            paths = [
+                _write_shard(directory / f"{name}.json", json_report.document({}, shards[name], []), layout)
+                for name in names
+            ]
+            output = directory / "all.json"
+            output.unlink(missing_ok=True)
+            choice = ["--on-conflict", on_conflict] if on_conflict else []
+            status = cli.main(["merge", *paths, "-o", str(output), *choice])
+            err = capsys.readouterr().err.replace(str(directory), "DIR")
+            text = output.read_text(encoding="utf-8") if output.exists() else None
+            outcomes.append((layout, names, status, err, text))
+    lines, indented = outcomes[:3], outcomes[3:]
+    assert [outcome[1:] for outcome in lines] == [outcome[1:] for outcome in indented]
+    if on_conflict is None:
+        assert [outcome[2] for outcome in lines] == [3, 3, 3]
+        assert lines[0][3] == (
+            "error: test 't.py::b' is in both DIR/a.json and DIR/b.json; "
+            "pass --on-conflict first or --on-conflict last to keep one\n"
+        )
+    else:
+        kept = failing if on_conflict == "first" else passing
+        merged = json.loads(lines[0][4] or "")
+        assert merged["tests"] == [RECORDS[0], kept, RECORDS[2]]
+        assert merged["summary"]["over_budget"] == (1 if kept is failing else 0)
 
 
 def test_an_idle_run_imports_no_measuring_code(run_serial: Runner) -> None:
