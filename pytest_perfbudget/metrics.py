@@ -93,7 +93,7 @@ def compute(
     if traced is None and len(samples) == 1:
         only = samples[0]
         if not only.ops and only.rss is None and not only.queries.statements:
-            return plain_call(only)
+            return Metrics(plain_values(only.wall, only.cpu), [])
     values: dict[str, Any] = {}
     timed = list(samples) if samples else ([traced] if traced is not None else [])
     everything = [traced, *samples] if traced is not None else timed
@@ -132,7 +132,12 @@ def compute(
     return Metrics(values, suspects, slowest)
 
 
-def plain_call(sample: Sample) -> Metrics:
+def plain_values(wall: float, cpu: float) -> dict[str, Any]:
     """What :func:`compute` gives for one untraced round that ran no SQL and counted nothing."""
-    time, cpu = distribution((sample.wall,)), distribution((sample.cpu,))
-    return Metrics({"time": time, "cpu": cpu, "queries": 0, "sql_time": 0.0, "n_plus_one": 0}, [])
+    return {
+        "time": distribution((wall,)),
+        "cpu": distribution((cpu,)),
+        "queries": 0,
+        "sql_time": 0.0,
+        "n_plus_one": 0,
+    }

@@ -17,26 +17,33 @@ TestRecord = dict[str, Any]
 REPORT_ATTRIBUTE = "perfbudget"  # the test report attribute records travel on
 
 
+def new_record(
+    nodeid: str, location: tuple[str, int | None], budget: TestBudget, metrics: dict[str, Any]
+) -> TestRecord:
+    """The record of one test with these metric values and nothing else to say: no violation,
+    no N+1 suspect, no baseline change. Its outcome is not known yet."""
+    path, line = location
+    return {
+        "nodeid": nodeid,
+        "file": path,
+        "line": line,
+        "outcome": "",
+        "metrics": metrics,
+        "budgets": budget.as_json,
+        "violations": [],
+        "n_plus_one": [],
+    }
+
+
 def build_record(
     nodeid: str, location: tuple[str, int | None], budget: TestBudget, verdict: Verdict | None
 ) -> TestRecord:
     """The record of one test, its outcome not known yet; ``verdict`` is None when the call failed
     before it was judged."""
-    path, line = location
-    record: TestRecord = {
-        "nodeid": nodeid,
-        "file": path,
-        "line": line,
-        "outcome": "",
-        "metrics": {},
-        "budgets": budget.as_json,
-        "violations": [],
-        "n_plus_one": [],
-    }
     if verdict is None:
-        return record
+        return new_record(nodeid, location, budget, {})
+    record = new_record(nodeid, location, budget, verdict.metrics.values)
     metrics = verdict.metrics
-    record["metrics"] = metrics.values
     if verdict.violations:  # two comprehensions fewer for a test within its budget
         record["violations"] = [violation.to_json() for violation in verdict.violations]
     if metrics.suspects:

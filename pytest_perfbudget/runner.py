@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
-from .metrics import Metrics, compute, plain_call
+from .metrics import Metrics, compute, plain_values
 from .recorder import Perf, Plan
 from .tracing import active_tracer
 
@@ -110,10 +110,10 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     return verdict
 
 
-def within_budget(sample: Sample, plan: Plan) -> Verdict | None:
-    """The verdict on one plain call of a :attr:`~.recorder.Plan.single_call` test that ran no SQL
-    and kept within its limits, or None: :func:`judge` then decides, with what it takes (the
-    statements to analyse, a limit to confirm by measuring again).
+def plain_call_metrics(sample: Sample, plan: Plan) -> dict[str, Any] | None:
+    """The metric values of one plain call of a :attr:`~.recorder.Plan.single_call` test that ran
+    no SQL and kept within its limits, or None: :func:`judge` then decides, with what it takes
+    (the statements to analyse, a limit to confirm by measuring again).
 
     With one round every statistic is the call's own time, so the only limits such a call can
     break are the smallest on time and on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no
@@ -121,11 +121,11 @@ def within_budget(sample: Sample, plan: Plan) -> Verdict | None:
     """
     if sample.queries.statements or sample.ops or active_tracer() is not None:
         return None
-    metrics = plain_call(sample)
+    values = plain_values(sample.wall, sample.cpu)
     time_ceiling, cpu_ceiling = plan.ceilings
-    if metrics.values["time"]["max"] > time_ceiling or metrics.values["cpu"]["max"] > cpu_ceiling:
+    if values["time"]["max"] > time_ceiling or values["cpu"]["max"] > cpu_ceiling:
         return None
-    return Verdict(metrics, [])
+    return values
 
 
 def _noisy(verdict: Verdict) -> bool:

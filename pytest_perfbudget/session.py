@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,8 +21,8 @@ from .marker import MARKER, marker_fields
 from .measure import Meter
 from .options import Options
 from .recorder import Perf, Plan
-from .results import REPORT_ATTRIBUTE, TestRecord, build_record
-from .runner import Verdict, judge, run_rounds, within_budget
+from .results import REPORT_ATTRIBUTE, TestRecord, build_record, new_record
+from .runner import Verdict, judge, plain_call_metrics, run_rounds
 from .sql import SqlInstrumentation
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class PerfSession:
             self.baseline_tests = tests_by_nodeid(baseline)
         self.baseline_warning = baseline_warning
         self.is_worker = hasattr(config, "workerinput")
-        self.collected: list[str] = []
+        self.collected: list[str] = []  # node ids collected (deselected too), for stale budgets
         self.stale_patterns: list[str] = []
         self.records: dict[str, TestRecord] = {}
         # Each record's line of the JSON report, encoded when it arrives: the end of a run of
@@ -207,11 +207,15 @@ class PerfSession:
         return plan
 
     @pytest.hookimpl
-    def pytest_itemcollected(self, item: pytest.Item) -> None:
-        self.collected.append(item.nodeid)
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        """Deselected tests (``-k``, ``-m``, ``--lf``) were collected: a budget on them is not stale."""
+        if self.budget_file is not None:
+            self.collected.extend([item.nodeid for item in items])
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(trylast=True)  # after deselection, which other plugins do in this hook
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if self.budget_file is not None:
+            self.collected.extend([item.nodeid for item in items])
         direct = False
         for item in items:
             try:
@@ -289,9 +293,9 @@ class PerfSession:
     def _single_call(self, item: pytest.Function, plan: Plan) -> Generator[None, object, object]:
         """A test measured over one plain call, without the ``perf`` fixture: most tests.
 
-        Timed without a recorder, and judged without one when it ran no SQL and kept within
-        every limit. Otherwise the recorder takes over with this call as its first round, and
-        :func:`~.runner.judge` analyses the statements and re-measures what looks over a limit.
+        Timed without a recorder, and recorded without a verdict when it ran no SQL and kept
+        within every limit. Otherwise the recorder takes over with this call as its first round,
+        and :func:`~.runner.judge` analyses the statements and re-measures what looks over a limit.
         """
         self.sql.ensure_installed()
         meter = Meter(traced=False, rss=False)
@@ -302,29 +306,31 @@ class PerfSession:
             self._conclude(item, plan, None)
             raise
         sample = meter.stop()
-        verdict = within_budget(sample, plan)
-        if verdict is None:
-            perf = perf_for(item)
-            perf.measurement.rounds.append(sample)
-            perf.busy = True
-            try:
-                verdict = judge(perf, plan, _caller(item))
-            finally:
-                perf.busy = False
-                self._conclude(item, plan, verdict)
-                del item.stash[PERF_KEY]
-        else:
+        values = plain_call_metrics(sample, plan)
+        if values is not None:
+            self._keep(item, new_record(item.nodeid, _location(item), plan.budget, values))
+            return result
+        perf = perf_for(item)
+        perf.measurement.rounds.append(sample)
+        perf.busy = True
+        verdict = None
+        try:
+            verdict = judge(perf, plan, _caller(item))
+        finally:
+            perf.busy = False
             self._conclude(item, plan, verdict)
+            del item.stash[PERF_KEY]
         if verdict.failing:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
         return result
 
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
-        nodeid = item.nodeid
-        path, line, _ = item.location
-        record = build_record(nodeid, (path, None if line is None else line + 1), plan.budget, verdict)
-        self._pending[nodeid] = record
+        self._keep(item, build_record(item.nodeid, _location(item), plan.budget, verdict))
+
+    def _keep(self, item: pytest.Item, record: TestRecord) -> None:
+        """``record`` waits for the call's report, which carries it (to the xdist controller)."""
+        self._pending[record["nodeid"]] = record
         if self._junit:
             from .reports import junit
 
@@ -513,6 +519,12 @@ class UsageErrors:
         error = item.stash.get(USAGE_ERROR_KEY, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
+
+
+def _location(item: pytest.Item) -> tuple[str, int | None]:
+    """The test's file and line (counted from 1), as reports show them."""
+    path, line, _ = item.location
+    return path, None if line is None else line + 1
 
 
 def _caller(item: pytest.Function) -> Callable[[], object]:
