@@ -1,6 +1,6 @@
 """What pytest-perfbudget costs, measured side by side in one run (issue 6).
 
-Four parts, each printed as a Markdown table (``--parts`` picks some):
+Six parts, each printed as a Markdown table (``--parts`` picks some):
 
 - ``suite``: a generated suite of 2,000 trivial tests run by ``pytest`` in a fresh process per run,
   with the plugin switched off (``-p no:perfbudget``, the reference), installed and idle, active
@@ -10,6 +10,12 @@ Four parts, each printed as a Markdown table (``--parts`` picks some):
   median wall and CPU time (user + system, workers included) and the median of the
   per-repetition ratios to the reference. Under ``-n 2`` the figure is the speed-up over the
   same configuration run serially.
+- ``instructions``: the instructions executed (``valgrind --tool=callgrind``) by runs of 1 and
+  of 2,000 trivial tests, off, idle and active: the per-test and fixed costs, and the whole
+  run's ratio, by a count that does not move with the machine's load.
+- ``xdist``: the speed-up of ``-n 2`` over a serial run, with the plugin active and without it,
+  on 1,000 tests that each do about a millisecond of work (trivial tests cannot show a
+  speed-up: starting workers costs more than running them).
 - ``sql``: the cost per statement of counting, with and without call sites, on SQLite in
   memory (``benchmarks/sql_overhead.py``: thread CPU time, interleaved batches).
 - ``memory``: the slowdown of an allocation-heavy test under a memory budget (tracemalloc),
@@ -21,8 +27,9 @@ Four parts, each printed as a Markdown table (``--parts`` picks some):
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/overhead.py                      # everything, ~15 minutes
+    .venv/bin/python benchmarks/overhead.py                      # everything, ~25 minutes
     .venv/bin/python benchmarks/overhead.py --parts suite --repeats 9
+    .venv/bin/python benchmarks/overhead.py --parts instructions        # needs valgrind, ~6 minutes
     PYTHONPATH=/path/to/other/checkout .venv/bin/python benchmarks/overhead.py   # another version
 
 Figures only: timings depend on the machine and its load, so nothing here asserts a limit.
@@ -32,7 +39,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,10 +53,11 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-PARTS = ("suite", "sql", "memory", "reports")
+PARTS = ("suite", "instructions", "xdist", "sql", "memory", "reports")
 # Plugins that have nothing to do with this comparison stay out of every run, so that the
-# reference is as small as it can be and the plugin's share as large.
-UNRELATED = ("-p", "no:cacheprovider", "-p", "no:memray", "-p", "no:hypothesispytest")
+# reference is as small as it can be and the plugin's share as large. pytest's cache stays on,
+# as users have it: an active run reads the budget file's YAML from there (budget_cache.py).
+UNRELATED = ("-p", "no:memray", "-p", "no:hypothesispytest")
 
 TIME_BUDGETS = 'version: 1\nbudgets:\n  "**":\n    time: 1s\n'
 MEMORY_BUDGETS = 'version: 1\nbudgets:\n  "**":\n    memory: 1GB\n'
@@ -101,7 +111,8 @@ def users_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def make_suite(directory: Path, tests: int, per_module: int = 50) -> None:
+def make_suite(directory: Path, tests: int, per_module: int = 50, work: str = "pass") -> None:
+    """``tests`` tests whose body is ``work``, 50 to a module, and the budget files."""
     (directory / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (directory / "time.yml").write_text(TIME_BUDGETS, encoding="utf-8")
     (directory / "memory.yml").write_text(MEMORY_BUDGETS, encoding="utf-8")
@@ -109,7 +120,7 @@ def make_suite(directory: Path, tests: int, per_module: int = 50) -> None:
     package.mkdir()
     for module in range(-(-tests // per_module)):
         count = min(per_module, tests - module * per_module)
-        body = "".join(f"def test_{index}():\n    pass\n\n\n" for index in range(count))
+        body = "".join(f"def test_{index}():\n    {work}\n\n\n" for index in range(count))
         (package / f"test_mod{module}.py").write_text(body, encoding="utf-8")
 
 
@@ -154,6 +165,121 @@ def suite(tests: int, repeats: int, only: Sequence[str] = ()) -> None:
         "\nRelative: the median of the per-repetition ratios to the plugin switched off (under "
         "`-n 2`, to `-n 2` switched off). CPU: user + system of pytest and its workers."
     )
+
+
+# --- instruction counts -------------------------------------------------------------------
+
+INSTRUCTION_CONFIGS = ("off", "idle", "time")
+
+
+def instructions_of(command: Sequence[str], cwd: Path, env: dict[str, str]) -> int:
+    """Instructions ``command`` executes under callgrind: the same count whatever the load."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        sys.exit(f"callgrind failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+    return int(found.group(1))
+
+
+def instructions(tests: int) -> None:
+    """Off, idle and active (a time budget on every test) on 1 and ``tests`` trivial tests.
+
+    Counted, not timed: on a shared VM whole runs swing by 20% from one to the next, an
+    instruction count not at all. Hash randomization is fixed (``PYTHONHASHSEED=0``), which
+    makes the counts repeatable to the instruction; each command runs once before it is
+    counted, so that the bytecode cache is written.
+    """
+    if shutil.which("valgrind") is None:
+        print("\n(valgrind is not installed: the instruction counts are left out)")
+        return
+    print(f"\n### Instructions executed: 1 and {tests:,} trivial tests (callgrind)\n")
+    env = {**users_environment(), "PYTHONHASHSEED": "0"}
+    counts: dict[tuple[str, int], int] = {}
+    with tempfile.TemporaryDirectory() as directory_name:
+        for size in (1, tests):
+            directory = Path(directory_name) / str(size)
+            directory.mkdir()
+            make_suite(directory, size)
+            for name in INSTRUCTION_CONFIGS:
+                command = [sys.executable, "-m", "pytest", "-q", *UNRELATED, *SUITE_CONFIGS[name][1]]
+                run_timed(command, directory, env)
+                counts[name, size] = instructions_of(command, directory, env)
+                print(f"  {name}, {size} tests counted", file=sys.stderr, flush=True)
+    print(
+        f"| configuration | 1 test | {tests:,} tests | per test | fixed, over off | {tests:,} tests, over off |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    off_per_test = (counts["off", tests] - counts["off", 1]) / (tests - 1)
+    for name in INSTRUCTION_CONFIGS:
+        per_test = (counts[name, tests] - counts[name, 1]) / (tests - 1)
+        cells = [
+            f"{counts[name, 1] / 1e6:,.0f} M",
+            f"{counts[name, tests] / 1e6:,.0f} M",
+            f"{per_test / 1e6:.3f} M",
+        ]
+        if name == "off":
+            cells += ["", ""]
+        else:
+            fixed = counts[name, 1] - counts["off", 1]
+            total = counts[name, tests] / counts["off", tests] - 1
+            cells += [
+                f"{fixed / 1e6:+,.0f} M ({per_test / off_per_test - 1:+.1%} per test)",
+                f"{total:+.1%}",
+            ]
+        print(f"| {SUITE_CONFIGS[name][0]} | {' | '.join(cells)} |")
+
+
+# --- xdist ------------------------------------------------------------------------------------
+
+XDIST_CONFIGS = ("off", "off-n2", "time", "time-n2")
+WORK = "sum(range(20_000))"  # about a millisecond of CPU per test on the machine described
+
+
+def xdist(tests: int, repeats: int) -> None:
+    """The speed-up of ``-n 2`` with the plugin active and without it, on tests that do some work.
+
+    Trivial tests cannot show it: starting two workers costs more than running them. Here each
+    test does about a millisecond of CPU work, so that ``-n 2`` can pay off on two cores.
+    """
+    print(f"\n### `-n 2` on {tests:,} tests of `{WORK}` ({repeats} interleaved repetitions, medians)\n")
+    walls: dict[str, list[float]] = {name: [] for name in XDIST_CONFIGS}
+    with tempfile.TemporaryDirectory() as directory_name:
+        directory = Path(directory_name)
+        make_suite(directory, tests, work=WORK)
+        env = users_environment()
+        for repetition in range(repeats + 1):
+            shift = repetition % len(XDIST_CONFIGS)
+            for name in XDIST_CONFIGS[shift:] + XDIST_CONFIGS[:shift]:
+                command = [sys.executable, "-m", "pytest", "-q", *UNRELATED, *SUITE_CONFIGS[name][1]]
+                wall, _ = run_timed(command, directory, env)
+                if repetition:
+                    walls[name].append(wall)
+            print(f"  repetition {repetition}/{repeats} done", file=sys.stderr, flush=True)
+    speed_ups = {
+        configuration: [
+            serial / parallel
+            for serial, parallel in zip(walls[configuration], walls[f"{configuration}-n2"], strict=True)
+        ]
+        for configuration in ("off", "time")
+    }
+    print("| configuration | serial | `-n 2` | speed-up, median | speed-up, range |")
+    print("|---|---:|---:|---:|---:|")
+    for configuration, label in (
+        ("off", "off (`-p no:perfbudget`)"),
+        ("time", "active, time budget on every test"),
+    ):
+        ratios = speed_ups[configuration]
+        print(
+            f"| {label} | {median(walls[configuration]):.2f} s | {median(walls[configuration + '-n2']):.2f} s "
+            f"| {median(ratios):.2f}x | {min(ratios):.2f}x–{max(ratios):.2f}x |"
+        )
 
 
 # --- SQL ------------------------------------------------------------------------------------
@@ -264,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--repeats", type=int, default=7, help="repetitions of the suite and memory runs")
-    parser.add_argument("--tests", type=int, default=2000, help="tests in the generated suite")
+    parser.add_argument("--tests", type=int, default=2000, help="tests in the generated suites")
+    parser.add_argument("--xdist-tests", type=int, default=1000, help="tests in the xdist suite")
     parser.add_argument(
         "--configs",
         default="",
@@ -284,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     if "suite" in parts:
         only = [config.strip() for config in arguments.configs.split(",") if config.strip()]
         suite(arguments.tests, arguments.repeats, only)
+    if "instructions" in parts:
+        instructions(arguments.tests)
+    if "xdist" in parts:
+        xdist(arguments.xdist_tests, arguments.repeats)
     if "sql" in parts:
         sql(arguments.sql_batches, arguments.sql_batch)
     if "memory" in parts:
