@@ -14,7 +14,7 @@ Six parts, each printed as a Markdown table (``--parts`` picks some):
   of 2,000 trivial tests, off, idle and active: the per-test and fixed costs, and the whole
   run's ratio, by a count that does not move with the machine's load.
 - ``xdist``: the speed-up of ``-n 2`` over a serial run, with the plugin active and without it,
-  on 1,000 tests that each do about a millisecond of work (trivial tests cannot show a
+  on 1,000 tests that each do a few milliseconds of work (trivial tests cannot show a
   speed-up: starting workers costs more than running them).
 - ``sql``: the cost per statement of counting, with and without call sites, on SQLite in
   memory (``benchmarks/sql_overhead.py``: thread CPU time, interleaved batches).
@@ -239,14 +239,14 @@ def instructions(tests: int) -> None:
 # --- xdist ------------------------------------------------------------------------------------
 
 XDIST_CONFIGS = ("off", "off-n2", "time", "time-n2")
-WORK = "sum(range(20_000))"  # about a millisecond of CPU per test on the machine described
+WORK = "sum(range(300_000))"  # a few milliseconds of CPU per test on the machine described
 
 
 def xdist(tests: int, repeats: int) -> None:
     """The speed-up of ``-n 2`` with the plugin active and without it, on tests that do some work.
 
     Trivial tests cannot show it: starting two workers costs more than running them. Here each
-    test does about a millisecond of CPU work, so that ``-n 2`` can pay off on two cores.
+    test does a few milliseconds of CPU work, so that ``-n 2`` can pay off on two cores.
     """
     print(f"\n### `-n 2` on {tests:,} tests of `{WORK}` ({repeats} interleaved repetitions, medians)\n")
     walls: dict[str, list[float]] = {name: [] for name in XDIST_CONFIGS}
