@@ -134,10 +134,8 @@ def compute(
 
 def plain_values(wall: float, cpu: float) -> dict[str, Any]:
     """What :func:`compute` gives for one untraced round that ran no SQL and counted nothing."""
-    return {
-        "time": distribution((wall,)),
-        "cpu": distribution((cpu,)),
-        "queries": 0,
-        "sql_time": 0.0,
-        "n_plus_one": 0,
-    }
+    if 0.0 < wall < math.inf and 0.0 < cpu < math.inf:  # what distribution() checks, inline
+        time, cpu_time = _one_round(significant(wall)), _one_round(significant(cpu))
+    else:
+        time, cpu_time = distribution((wall,)), distribution((cpu,))
+    return {"time": time, "cpu": cpu_time, "queries": 0, "sql_time": 0.0, "n_plus_one": 0}

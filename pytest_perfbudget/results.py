@@ -13,20 +13,22 @@ from .budgets import TestBudget
 from .runner import Verdict
 
 TestRecord = dict[str, Any]
+Location = tuple[str, "int | None", str]  # what pytest.Item.location holds
 
 REPORT_ATTRIBUTE = "perfbudget"  # the test report attribute records travel on
 
 
-def new_record(
-    nodeid: str, location: tuple[str, int | None], budget: TestBudget, metrics: dict[str, Any]
-) -> TestRecord:
+def new_record(nodeid: str, location: Location, budget: TestBudget, metrics: dict[str, Any]) -> TestRecord:
     """The record of one test with these metric values and nothing else to say: no violation,
-    no N+1 suspect, no baseline change. Its outcome is not known yet."""
-    path, line = location
+    no N+1 suspect, no baseline change. Its outcome is not known yet.
+
+    ``location`` is the item's (pytest counts lines from 0, reports from 1).
+    """
+    path, line, _ = location
     return {
         "nodeid": nodeid,
         "file": path,
-        "line": line,
+        "line": None if line is None else line + 1,
         "outcome": "",
         "metrics": metrics,
         "budgets": budget.as_json,
@@ -35,9 +37,7 @@ def new_record(
     }
 
 
-def build_record(
-    nodeid: str, location: tuple[str, int | None], budget: TestBudget, verdict: Verdict | None
-) -> TestRecord:
+def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: Verdict | None) -> TestRecord:
     """The record of one test, its outcome not known yet; ``verdict`` is None when the call failed
     before it was judged."""
     if verdict is None:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
-from .metrics import Metrics, compute, plain_values
+from .metrics import Metrics, compute, significant
+from .queries import QueryLog
 from .recorder import Perf, Plan
 from .tracing import active_tracer
 
@@ -110,22 +111,21 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
     return verdict
 
 
-def plain_call_metrics(sample: Sample, plan: Plan) -> dict[str, Any] | None:
-    """The metric values of one plain call of a :attr:`~.recorder.Plan.single_call` test that ran
-    no SQL and kept within its limits, or None: :func:`judge` then decides, with what it takes
-    (the statements to analyse, a limit to confirm by measuring again).
+def plain_call_within_budget(wall: float, cpu: float, log: QueryLog, plan: Plan) -> bool:
+    """Whether one plain call of a :attr:`~.recorder.Plan.single_call` test ran no SQL and kept
+    within its limits, so that :func:`~.metrics.plain_values` are its metrics and nothing is left
+    to judge. Otherwise :func:`judge` decides, with what it takes (the statements to analyse, a
+    limit to confirm by measuring again).
 
-    With one round every statistic is the call's own time, so the only limits such a call can
-    break are the smallest on time and on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no
-    SQL, counted no operations, and nothing else is measured on it.
+    With one round every statistic is the call's own time (as the record shows it, to 6
+    significant digits), so the only limits such a call can break are the smallest on time and
+    on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no SQL, and a test without the ``perf``
+    fixture counts no operations.
     """
-    if sample.queries.statements or sample.ops or active_tracer() is not None:
-        return None
-    values = plain_values(sample.wall, sample.cpu)
+    if log.statements or active_tracer() is not None:
+        return False
     time_ceiling, cpu_ceiling = plan.ceilings
-    if values["time"]["max"] > time_ceiling or values["cpu"]["max"] > cpu_ceiling:
-        return None
-    return values
+    return significant(wall) <= time_ceiling and significant(cpu) <= cpu_ceiling
 
 
 def _noisy(verdict: Verdict) -> bool:

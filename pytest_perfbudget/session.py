@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,13 @@ import pytest
 from . import patterns
 from .budgets import Settings, TestBudget, resolve
 from .marker import MARKER, marker_fields
-from .measure import Meter
+from .measure import Sample
+from .metrics import plain_values
 from .options import Options
+from .queries import QueryLog, capture
 from .recorder import Perf, Plan
 from .results import REPORT_ATTRIBUTE, TestRecord, build_record, new_record
-from .runner import Verdict, judge, plain_call_metrics, run_rounds
+from .runner import Verdict, judge, plain_call_within_budget, run_rounds
 from .sql import SqlInstrumentation
 
 if TYPE_CHECKING:
@@ -114,6 +117,18 @@ class PerfSession:
         self._usage_error_nodeids: dict[str, str] = {}
         self._marked: dict[int, tuple[pytest.Collector, bool]] = {}  # by id(collector)
         self._junit = bool(getattr(config.option, "xmlpath", None))  # --junitxml reads properties
+        # Reports, GitHub's summary and annotations, the baseline section and JUnit properties are
+        # made from every record, and a worker sends every record to the controller. A serial run
+        # with none of these only counts the tests that have nothing to show: building and
+        # keeping a record for each is most of what measuring a short test costs.
+        self._keeps_every_record = (
+            self.is_worker
+            or bool(options.reports)
+            or baseline is not None
+            or self._junit
+            or os.environ.get("GITHUB_ACTIONS") == "true"
+        )
+        self.unremarkable = 0  # tests measured whose record was not kept: nothing to show
 
     @classmethod
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
@@ -146,12 +161,14 @@ class PerfSession:
         """Indices of the budget file's entries that apply to ``nodeid``."""
         return tuple([index for index, match in enumerate(self._matchers) if match(nodeid) is not None])
 
-    def budget_for(self, item: pytest.Item) -> TestBudget:
-        marker = marker_fields(item) if self._has_marker(item) else None
-        return self._budget(item, self._matching(item.nodeid), marker)
-
-    def _has_marker(self, node: pytest.Item | pytest.Collector | None) -> bool:
+    def _has_marker(self, item: pytest.Item) -> bool:
         """What ``item.get_closest_marker(MARKER) is not None`` says, each collector asked once."""
+        for mark in item.own_markers:
+            if mark.name == MARKER:
+                return True
+        return self._collector_marked(item.parent)
+
+    def _collector_marked(self, node: pytest.Collector | None) -> bool:
         if node is None:
             return False
         known = self._marked.get(id(node))
@@ -162,9 +179,8 @@ class PerfSession:
             if mark.name == MARKER:
                 found = True
                 break
-        found = found or self._has_marker(node.parent)
-        if not isinstance(node, pytest.Item):
-            self._marked[id(node)] = (node, found)
+        found = found or self._collector_marked(node.parent)
+        self._marked[id(node)] = (node, found)
         return found
 
     def _budget(self, item: pytest.Item, matching: tuple[int, ...], marker: Any) -> TestBudget:
@@ -178,12 +194,11 @@ class PerfSession:
             self._budgets[matching] = budget
         return budget
 
-    def plan_for(self, item: pytest.Item) -> Plan | None:
+    def plan_for(self, item: pytest.Item, nodeid: str) -> Plan | None:
         marked = self._has_marker(item)
         measured = self._everything or marked or "perf" in getattr(item, "fixturenames", ())
         if not measured:
             return None
-        nodeid = item.nodeid
         matching = self._matching(nodeid)
         marker = marker_fields(item) if marked else None
         before = self.baseline_tests.get(nodeid)
@@ -214,19 +229,20 @@ class PerfSession:
 
     @pytest.hookimpl(trylast=True)  # after deselection, which other plugins do in this hook
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        nodeids = [item.nodeid for item in items]  # a property that builds the string each time
         if self.budget_file is not None:
-            self.collected.extend([item.nodeid for item in items])
+            self.collected.extend(nodeids)
         direct = False
-        for item in items:
+        for item, nodeid in zip(items, nodeids, strict=True):
             try:
-                plan = self.plan_for(item)
+                plan = self.plan_for(item, nodeid)
             except pytest.UsageError as error:
                 if not self.is_worker:
                     raise
                 # An exception here would crash the xdist worker with the message lost:
                 # fail the test in setup instead, and let the controller exit with 4.
                 item.stash[USAGE_ERROR_KEY] = str(error)
-                self._usage_error_nodeids[item.nodeid] = str(error)
+                self._usage_error_nodeids[nodeid] = str(error)
                 continue
             if plan is not None:
                 item.stash[PLAN_KEY] = plan
@@ -257,22 +273,59 @@ class PerfSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-        """A test function: warm-up, rounds and re-measurements all call it through this hook."""
+        """A test function: warm-up, rounds and re-measurements all call it through this hook.
+
+        Most tests are measured over one plain call (:attr:`~.recorder.Plan.single_call`, no
+        ``perf`` fixture): timed here, without a recorder, and recorded without a verdict when
+        the call ran no SQL and kept within every limit. Otherwise the recorder takes over with
+        this call as its first round, and :func:`~.runner.judge` analyses the statements and
+        re-measures what looks over a limit.
+        """
         stash = pyfuncitem.stash
         if PLAN_KEY not in stash:
             return (yield)
         plan = stash[PLAN_KEY]
-        if PERF_KEY not in stash and plan.single_call:
-            return (yield from self._single_call(pyfuncitem, plan))
+        if PERF_KEY in stash or not plan.single_call:
+            return (yield from self._recorded_call(pyfuncitem, plan))
+        self.sql.ensure_installed()
+        # Inline rather than a Meter: a Meter and its Sample cost more than the rest of this path.
+        log = QueryLog()
+        previous_log, capture.log = capture.log, log
+        cpu_start = time.process_time()
+        wall_start = time.perf_counter()
+        try:
+            result = yield
+        except BaseException:
+            capture.log = previous_log
+            self._conclude(pyfuncitem, plan, None)
+            raise
+        wall = time.perf_counter() - wall_start
+        cpu = time.process_time() - cpu_start
+        capture.log = previous_log
+        if plain_call_within_budget(wall, cpu, log, plan):
+            if self._keeps_every_record:
+                values = plain_values(wall, cpu)
+                self._keep(
+                    pyfuncitem, new_record(pyfuncitem.nodeid, pyfuncitem.location, plan.budget, values)
+                )
+            else:
+                self.unremarkable += 1
+            return result
         perf = perf_for(pyfuncitem)
-        if perf.busy:
+        perf.measurement.rounds.append(Sample(wall=wall, cpu=cpu, queries=log))
+        self._judge(pyfuncitem, plan, perf, first_round_done=True)
+        return result
+
+    def _recorded_call(self, item: pytest.Function, plan: Plan) -> Generator[None, object, object]:
+        """A test with warm-up, rounds, memory or the ``perf`` fixture: measured by its recorder."""
+        perf = perf_for(item)
+        if perf.busy:  # a round or a re-measurement calling the test again
             return (yield)
         self.sql.ensure_installed()
         perf.busy = True
-        verdict = None
         try:
             for _ in range(plan.budget.settings.warmup):
-                perf.run_unmeasured(_caller(pyfuncitem))
+                perf.run_unmeasured(_caller(item))
             meter = perf.start(traced=plan.trace_memory, rss=plan.measure_rss)
             try:
                 result = yield
@@ -280,53 +333,31 @@ class PerfSession:
                 perf.abandon(meter)
                 raise
             perf.finish(meter)
-            run_rounds(perf, plan, _caller(pyfuncitem), first_round_done=not plan.trace_memory)
-            verdict = judge(perf, plan, _caller(pyfuncitem))
-        finally:
+        except BaseException:
             perf.busy = False
-            self._conclude(pyfuncitem, plan, verdict)
-            del stash[PERF_KEY]  # free the samples: the record has what is kept
-        if verdict.failing:
-            pytest.fail(verdict.message(pyfuncitem.nodeid), pytrace=False)
+            self._conclude(item, plan, None)
+            del item.stash[PERF_KEY]
+            raise
+        self._judge(item, plan, perf, first_round_done=not plan.trace_memory)
         return result
 
-    def _single_call(self, item: pytest.Function, plan: Plan) -> Generator[None, object, object]:
-        """A test measured over one plain call, without the ``perf`` fixture: most tests.
-
-        Timed without a recorder, and recorded without a verdict when it ran no SQL and kept
-        within every limit. Otherwise the recorder takes over with this call as its first round,
-        and :func:`~.runner.judge` analyses the statements and re-measures what looks over a limit.
-        """
-        self.sql.ensure_installed()
-        meter = Meter(traced=False, rss=False)
-        try:
-            result = yield
-        except BaseException:
-            meter.stop()
-            self._conclude(item, plan, None)
-            raise
-        sample = meter.stop()
-        values = plain_call_metrics(sample, plan)
-        if values is not None:
-            self._keep(item, new_record(item.nodeid, _location(item), plan.budget, values))
-            return result
-        perf = perf_for(item)
-        perf.measurement.rounds.append(sample)
+    def _judge(self, item: pytest.Function, plan: Plan, perf: Perf, *, first_round_done: bool) -> None:
+        """Complete the rounds, judge them and record the verdict; fail the test on a broken limit."""
         perf.busy = True
         verdict = None
         try:
+            run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
             verdict = judge(perf, plan, _caller(item))
         finally:
             perf.busy = False
             self._conclude(item, plan, verdict)
-            del item.stash[PERF_KEY]
+            del item.stash[PERF_KEY]  # free the samples: the record has what is kept
         if verdict.failing:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
-        return result
 
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
-        self._keep(item, build_record(item.nodeid, _location(item), plan.budget, verdict))
+        self._keep(item, build_record(item.nodeid, item.location, plan.budget, verdict))
 
     def _keep(self, item: pytest.Item, record: TestRecord) -> None:
         """``record`` waits for the call's report, which carries it (to the xdist controller)."""
@@ -340,34 +371,50 @@ class PerfSession:
 
     @pytest.hookimpl(tryfirst=True)  # before xdist sends the report to the controller
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Runs three times per test: ``report.nodeid`` (a property) is read only where needed.
-        attributes = report.__dict__  # not getattr(report, name, None): a miss raises and catches
-        if self._usage_error_nodeids:
-            error = self._usage_error_nodeids.get(report.nodeid)
-            if error is not None:
-                attributes[USAGE_ERROR_ATTRIBUTE] = error
+        """Puts each record on its call's report, which xdist carries to the controller, and
+        gathers records (on the controller or in a serial run).
+
+        Runs three times per test: a setup or teardown report that passed has nothing to say.
+        """
         when = report.when
-        if when == "call" and self._pending:
+        if when == "call":
+            self._gather_call(report)
+        elif report.outcome == "failed":
+            self._gather_failure(report, when)
+
+    def _gather_call(self, report: pytest.TestReport) -> None:
+        attributes = report.__dict__  # not getattr(report, name, None): a miss raises and catches
+        if self._pending:
             pending = self._pending.pop(report.nodeid, None)
             if pending is not None:
                 pending["outcome"] = report.outcome
                 attributes[REPORT_ATTRIBUTE] = pending
         if self.is_worker:
             return
-        usage_error = attributes.get(USAGE_ERROR_ATTRIBUTE)
-        if usage_error is not None:
-            self.usage_errors.add(usage_error)
         record = attributes.get(REPORT_ATTRIBUTE)
         if record is not None:
             self.records[record["nodeid"]] = record
             if self._json_lines is not None:
                 self._json_lines.add(record)
-        elif when == "teardown" and report.outcome == "failed":
-            failed = self.records.get(report.nodeid)
-            if failed is not None:
-                failed["outcome"] = "error"
-                if self._json_lines is not None:
-                    self._json_lines.add(failed)
+
+    def _gather_failure(self, report: pytest.TestReport, when: str) -> None:
+        """A failed setup (a bad marker, on an xdist worker, fails its test there) or teardown
+        (the test's outcome becomes ``error``)."""
+        attributes = report.__dict__
+        if self._usage_error_nodeids:
+            error = self._usage_error_nodeids.get(report.nodeid)
+            if error is not None:
+                attributes[USAGE_ERROR_ATTRIBUTE] = error
+        if self.is_worker:
+            return
+        usage_error = attributes.get(USAGE_ERROR_ATTRIBUTE)
+        if usage_error is not None:
+            self.usage_errors.add(usage_error)
+        failed = self.records.get(report.nodeid) if when == "teardown" else None
+        if failed is not None:
+            failed["outcome"] = "error"
+            if self._json_lines is not None:
+                self._json_lines.add(failed)
 
     def warnings(self) -> list[str]:
         warnings = [
@@ -466,7 +513,9 @@ class PerfSession:
         from .reports.terminal import write_summary
 
         errors = sorted(self.usage_errors) + self.report_errors
-        write_summary(terminalreporter, self.records.values(), self.warnings(), self.written, errors)
+        write_summary(
+            terminalreporter, self.records.values(), self.warnings(), self.written, errors, self.unremarkable
+        )
         if os.environ.get("GITHUB_ACTIONS") == "true":
             from .reports import github
 
@@ -519,12 +568,6 @@ class UsageErrors:
         error = item.stash.get(USAGE_ERROR_KEY, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
-
-
-def _location(item: pytest.Item) -> tuple[str, int | None]:
-    """The test's file and line (counted from 1), as reports show them."""
-    path, line, _ = item.location
-    return path, None if line is None else line + 1
 
 
 def _caller(item: pytest.Function) -> Callable[[], object]:

@@ -82,6 +82,24 @@ def test_over_budget_fails_with_the_spec_message(run: Runner) -> None:
     assert "Traceback" not in text
 
 
+@pytest.mark.parametrize(
+    "outputs",
+    [(), ("--perf-report", "out.json"), ("--junitxml", "junit.xml")],
+    ids=["none", "report", "junit"],
+)
+def test_every_measured_test_is_counted_whether_or_not_records_are_kept(
+    run: Runner, outputs: tuple[str, ...]
+) -> None:
+    """Without a report a serial run keeps only the records with something to show."""
+    run.pytester.makepyfile(test_mixed=MIXED)
+    run.budgets(MIXED_BUDGETS)
+    result = run("--perf-budget", "budgets.yml", *outputs)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["OVER BUDGET test_mixed.py::test_slow: time *", "perf: 3 measured, 1 over budget, *"]
+    )
+
+
 def test_within_budget_passes_and_exits_0(run_serial: Runner) -> None:
     run_serial.pytester.makepyfile(test_ok="def test_a():\n    pass\n\ndef test_b():\n    pass\n")
     run_serial.budgets("version: 1\nbudgets:\n  '**':\n    time: 5s\n    cpu: 5s\n")
@@ -645,8 +663,8 @@ def test_fixtures_are_not_measured(run_serial: Runner) -> None:
     assert run_serial.record("test_slow_fixture.py::test_uses_it")["metrics"]["time"]["median"] < 0.3
 
 
-def test_teardown_error_is_recorded(run_serial: Runner) -> None:
-    run_serial.pytester.makepyfile(
+def test_teardown_error_is_recorded(run: Runner) -> None:
+    run.pytester.makepyfile(
         test_teardown="""
         import pytest
 
@@ -660,9 +678,9 @@ def test_teardown_error_is_recorded(run_serial: Runner) -> None:
             pass
         """
     )
-    result = run_serial("--perf-report", "out.json")
+    result = run("--perf-report", "out.json")
     result.assert_outcomes(passed=1, errors=1)
-    assert run_serial.record("test_teardown.py::test_it")["outcome"] == "error"
+    assert run.record("test_teardown.py::test_it")["outcome"] == "error"
 
 
 def test_unittest_and_doctest_items_are_measured_once(run: Runner) -> None:

@@ -60,10 +60,12 @@ class Clock:
 def clock(monkeypatch):
     # The modules the plugin runs with now (an in-process run may have imported them afresh).
     measure = importlib.import_module("pytest_perfbudget.measure")
+    session = importlib.import_module("pytest_perfbudget.session")  # times a plain call itself
     runner = importlib.import_module("pytest_perfbudget.runner")
     calibration = importlib.import_module("pytest_perfbudget.calibration")
     clock = Clock()
     monkeypatch.setattr(measure, "time", clock)
+    monkeypatch.setattr(session, "time", clock)
     monkeypatch.setattr(runner, "gc", types.SimpleNamespace(collect=lambda: event("gc")))
     monkeypatch.setattr(calibration, "loop_time", clock.loop_time)
     return clock

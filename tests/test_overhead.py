@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from perf_helpers import Runner
 
-from pytest_perfbudget import merge
+from pytest_perfbudget import budgets, merge
 from pytest_perfbudget.measure import Sample
-from pytest_perfbudget.metrics import compute, distribution, significant
+from pytest_perfbudget.metrics import compute, distribution, plain_values, significant
 from pytest_perfbudget.queries import QueryLog, Statement
+from pytest_perfbudget.recorder import Plan
 from pytest_perfbudget.reports import json_report, markdown
+from pytest_perfbudget.results import new_record
+from pytest_perfbudget.runner import plain_call_within_budget
 from pytest_perfbudget.stats import summarize
 from pytest_perfbudget.tracing import active_tracer
 
@@ -79,6 +82,39 @@ def test_a_round_with_sql_or_operations_takes_the_general_path() -> None:
     assert metrics.slowest_statement == "SELECT ?"
 
 
+@pytest.mark.parametrize("wall", VALUES)
+def test_plain_values_are_the_general_distributions(wall: float) -> None:
+    cpu = 0.004
+    values = plain_values(wall, cpu)
+    assert json.dumps(values["time"]) == json.dumps(general_distribution([wall]))
+    assert json.dumps(values["cpu"]) == json.dumps(general_distribution([cpu]))
+
+
+@pytest.mark.parametrize(
+    ("wall", "within"),
+    [(0.05, True), (0.1, True), (0.1000004, True), (0.1000006, False), (0.2, False)],
+    ids=["under", "at", "rounds-to-it", "rounds-over-it", "over"],
+)
+def test_a_plain_call_is_within_budget_as_its_record_shows_it(wall: float, within: bool) -> None:
+    """The limit is compared with the time the record holds (6 significant digits), as judging does."""
+    assert plain_call_within_budget(wall, 0.001, QueryLog(), budget_plan(time=0.1)) is within
+    assert plain_call_within_budget(0.001, wall, QueryLog(), budget_plan(cpu=0.1)) is within
+
+
+def test_a_plain_call_that_ran_sql_is_left_to_the_judge() -> None:
+    log = QueryLog([Statement("SELECT 1", "SELECT ?", 0.002)])
+    assert not plain_call_within_budget(0.001, 0.001, log, budget_plan(time=1.0))
+
+
+def budget_plan(**limits: float) -> Plan:
+    return Plan(budget_with(**limits), trace_memory=False, measure_rss=False)
+
+
+def budget_with(**limits: float) -> budgets.TestBudget:
+    by_metric = {metric: (budgets.Limit(metric, value),) for metric, value in limits.items()}
+    return budgets.TestBudget(limits=by_metric, settings=budgets.Settings())
+
+
 def test_active_tracer_sees_a_profiler() -> None:
     previous = sys.getprofile()
     sys.setprofile(lambda *args: None)
@@ -133,6 +169,59 @@ RECORDS = [
     ),
     _record('t.py::e["quoted" é,\n\\]'),
 ]
+
+
+def plain_record(wall: float, cpu: float, **changes: Any) -> dict[str, Any]:
+    budget = budget_with(time=1.0)
+    record = new_record('tests/test_é.py::test_a[x"1]', ("tests/test_é.py", 6, "test_a"), budget, {})
+    record["metrics"] = plain_values(wall, cpu)
+    record["outcome"] = "passed"
+    record.update(changes)
+    return record
+
+
+def test_a_plain_record_is_written_from_its_template_as_the_encoder_writes_it() -> None:
+    rng = random.Random(6)
+    lines = json_report.EncodedTests()
+    encode = json_report.compact_encoder()
+    for _ in range(500):
+        record = plain_record(rng.lognormvariate(-7, 3), rng.choice((0.0, rng.lognormvariate(-7, 3))))
+        if rng.random() < 0.2:
+            record["line"] = None
+        line = lines._plain_line(record)
+        if record["metrics"]["cpu"]["median"] != 0.0:  # a zero round has its statistics computed apart
+            assert line is not None
+        lines.add(record)
+        assert lines[record["nodeid"]] == encode(record)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"violations": [{"metric": "time"}]},
+        {"retries": 1},
+        {"line": 7.0},
+        {"metrics": {**plain_values(0.01, 0.01), "sql_time": -0.0}},
+        {"metrics": {**plain_values(0.01, 0.01), "queries": False}},
+        {"metrics": {**plain_values(0.01, 0.01), "time": distribution([0.01, 0.02])}},
+        {"metrics": {**plain_values(0.01, 0.01), "time": {**distribution([0.01]), "max": 0.01 + 0.0}}},
+    ],
+    ids=[
+        "violation",
+        "more-keys",
+        "float-line",
+        "negative-zero",
+        "bool-count",
+        "two-rounds",
+        "equal-not-same",
+    ],
+)
+def test_a_record_unlike_a_plain_one_is_left_to_the_encoder(change: dict[str, Any]) -> None:
+    record = plain_record(0.01, 0.01, **change)
+    lines = json_report.EncodedTests()
+    assert lines._plain_line(record) is None
+    lines.add(record)
+    assert lines[record["nodeid"]] == json_report.compact_encoder()(record)
 
 
 def test_judged_changes_are_baseline_changes_of_each_judgement() -> None:

@@ -16,14 +16,21 @@ def write_summary(
     warnings: list[str],
     written: list[str],
     errors: list[str],
+    unkept: int = 0,
 ) -> None:
-    """The ``perf budget`` section: over-budget tests, warnings, reports, one closing line."""
-    records = sorted(records, key=lambda record: str(record["nodeid"]))
-    over = [record for record in records if is_over_budget(record)]
-    warned = [record for record in records if has_warnings(record)]
-    unstable = [record for record in records if is_unstable(record)]
-    if not records and not warnings and not errors:
+    """The ``perf budget`` section: over-budget tests, warnings, reports, one closing line.
+
+    ``unkept`` tests were measured with nothing to show, and their records not kept.
+    """
+    records = list(records)
+    if not records and not unkept and not warnings and not errors:
         return
+    # Most records have nothing to show: only the others are sorted and looked at again.
+    notable = [record for record in records if record["violations"] or "stability" in record]
+    notable.sort(key=lambda record: str(record["nodeid"]))
+    over = [record for record in notable if is_over_budget(record)]
+    warned = [record for record in notable if has_warnings(record)]
+    unstable = [record for record in notable if is_unstable(record)]
     terminal.write_sep("-", "perf budget")
     for record in over:
         terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
@@ -42,7 +49,7 @@ def write_summary(
         terminal.write_line(f"perf report written to {path}")
     summary = json_report.summarize(records, len(warnings))
     line = (
-        f"perf: {summary['measured']} measured, {summary['over_budget']} over budget, "
+        f"perf: {summary['measured'] + unkept} measured, {summary['over_budget']} over budget, "
         f"{summary['regressed']} regressed, {summary['improved']} improved"
     )
     if summary["warnings"]:
