@@ -4,15 +4,16 @@ Six parts, each printed as a Markdown table (``--parts`` picks some):
 
 - ``suite``: a generated suite of 2,000 trivial tests run by ``pytest`` in a fresh process per run,
   with the plugin switched off (``-p no:perfbudget``, the reference), installed and idle, active
-  with a time budget on every test, active with a memory budget on every test, and under
-  ``-n 2`` without and with the plugin active. The configurations run interleaved (ABAB...,
-  the order rotating each repetition) after one unmeasured warm-up round; each row gives the
-  median wall and CPU time (user + system, workers included) and the median of the
-  per-repetition ratios to the reference. Under ``-n 2`` the figure is the speed-up over the
-  same configuration run serially.
+  with a time budget on every test (without and with a JSON report), active with a memory
+  budget on every test, and under ``-n 2`` without and with the plugin active. The
+  configurations run interleaved (ABAB..., the order rotating each repetition) after one
+  unmeasured warm-up round; each row gives the median wall and CPU time (user + system,
+  workers included) and the median of the per-repetition ratios to the reference. Under
+  ``-n 2`` the figure is the speed-up over the same configuration run serially.
 - ``instructions``: the instructions executed (``valgrind --tool=callgrind``) by runs of 1 and
-  of 2,000 trivial tests, off, idle and active: the per-test and fixed costs, and the whole
-  run's ratio, by a count that does not move with the machine's load.
+  of 2,000 trivial tests, off, idle and active (without and with a JSON report): the per-test
+  and fixed costs, and the whole run's ratio, by a count that does not move with the
+  machine's load.
 - ``xdist``: the speed-up of ``-n 2`` over a serial run, with the plugin active and without it,
   on 1,000 tests that each do a few milliseconds of work (trivial tests cannot show a
   speed-up: starting workers costs more than running them).
@@ -67,6 +68,10 @@ SUITE_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "off": ("off (`-p no:perfbudget`)", ("-p", "no:perfbudget")),
     "idle": ("installed, idle", ()),
     "time": ("active, time budget on every test", ("--perf-budget", "time.yml")),
+    "time-report": (
+        "active, time budgets, JSON report",
+        ("--perf-budget", "time.yml", "--perf-report", "report.json"),
+    ),
     "memory": ("active, memory budget on every test", ("--perf-budget", "memory.yml")),
     "off-n2": ("off, `-n 2`", ("-p", "no:perfbudget", "-n", "2")),
     "time-n2": ("active, time budgets, `-n 2`", ("--perf-budget", "time.yml", "-n", "2")),
@@ -169,7 +174,7 @@ def suite(tests: int, repeats: int, only: Sequence[str] = ()) -> None:
 
 # --- instruction counts -------------------------------------------------------------------
 
-INSTRUCTION_CONFIGS = ("off", "idle", "time")
+INSTRUCTION_CONFIGS = ("off", "idle", "time", "time-report")
 
 
 def instructions_of(command: Sequence[str], cwd: Path, env: dict[str, str]) -> int:
