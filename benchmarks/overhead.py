@@ -11,9 +11,9 @@ Six parts, each printed as a Markdown table (``--parts`` picks some):
   workers included) and the median of the per-repetition ratios to the reference. Under
   ``-n 2`` the figure is the speed-up over the same configuration run serially.
 - ``instructions``: the instructions executed (``valgrind --tool=callgrind``) by runs of 1 and
-  of 2,000 trivial tests, off, idle and active (without and with a JSON report): the per-test
-  and fixed costs, and the whole run's ratio, by a count that does not move with the
-  machine's load.
+  of 2,000 trivial tests, off, idle and active (time budgets without and with a JSON report,
+  memory budgets): the per-test and fixed costs, and the whole run's ratio, by a count that
+  does not move with the machine's load.
 - ``xdist``: the speed-up of ``-n 2`` over a serial run, with the plugin active and without it,
   on 1,000 tests that each do a few milliseconds of work (trivial tests cannot show a
   speed-up: starting workers costs more than running them).
@@ -174,7 +174,7 @@ def suite(tests: int, repeats: int, only: Sequence[str] = ()) -> None:
 
 # --- instruction counts -------------------------------------------------------------------
 
-INSTRUCTION_CONFIGS = ("off", "idle", "time", "time-report")
+INSTRUCTION_CONFIGS = ("off", "idle", "time", "time-report", "memory")
 
 
 def instructions_of(command: Sequence[str], cwd: Path, env: dict[str, str]) -> int:
@@ -194,7 +194,8 @@ def instructions_of(command: Sequence[str], cwd: Path, env: dict[str, str]) -> i
 
 
 def instructions(tests: int) -> None:
-    """Off, idle and active (a time budget on every test) on 1 and ``tests`` trivial tests.
+    """Off, idle and active (a time budget on every test, without and with a JSON report, and a
+    memory budget on every test) on 1 and ``tests`` trivial tests.
 
     Counted, not timed: on a shared VM whole runs swing by 20% from one to the next, an
     instruction count not at all. Hash randomization is fixed (``PYTHONHASHSEED=0``), which
