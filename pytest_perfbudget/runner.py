@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .enforce import Violation, evaluate, failure_message, regressions
 from .measure import Sample
-from .metrics import Metrics, compute, significant
+from .metrics import Metrics, compute
 from .queries import QueryLog
 from .recorder import Perf, Plan
 from .tracing import active_tracer
@@ -117,15 +117,16 @@ def plain_call_within_budget(wall: float, cpu: float, log: QueryLog, plan: Plan)
     to judge. Otherwise :func:`judge` decides, with what it takes (the statements to analyse, a
     limit to confirm by measuring again).
 
-    With one round every statistic is the call's own time (as the record shows it, to 6
-    significant digits), so the only limits such a call can break are the smallest on time and
-    on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no SQL, and a test without the ``perf``
-    fixture counts no operations.
+    With one round every statistic is the call's own time, so the only limits such a call can
+    break are the smallest on time and on CPU (:attr:`~.recorder.Plan.ceilings`): it ran no SQL,
+    and a test without the ``perf`` fixture counts no operations. The times are compared as
+    measured, not rounded as a record holds them: a call within a rounding of a limit is left to
+    :func:`judge`, which gives the verdict on the rounded value.
     """
     if log.statements or active_tracer() is not None:
         return False
     time_ceiling, cpu_ceiling = plan.ceilings
-    return significant(wall) <= time_ceiling and significant(cpu) <= cpu_ceiling
+    return wall <= time_ceiling and cpu <= cpu_ceiling
 
 
 def _noisy(verdict: Verdict) -> bool:

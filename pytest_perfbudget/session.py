@@ -128,7 +128,7 @@ class PerfSession:
             or self._junit
             or os.environ.get("GITHUB_ACTIONS") == "true"
         )
-        self.unremarkable = 0  # tests measured whose record was not kept: nothing to show
+        self.unkept = 0  # tests measured whose record was not kept: nothing to show
 
     @classmethod
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
@@ -309,7 +309,7 @@ class PerfSession:
                     pyfuncitem, new_record(pyfuncitem.nodeid, pyfuncitem.location, plan.budget, values)
                 )
             else:
-                self.unremarkable += 1
+                self.unkept += 1
             return result
         perf = perf_for(pyfuncitem)
         perf.measurement.rounds.append(Sample(wall=wall, cpu=cpu, queries=log))
@@ -514,7 +514,7 @@ class PerfSession:
 
         errors = sorted(self.usage_errors) + self.report_errors
         write_summary(
-            terminalreporter, self.records.values(), self.warnings(), self.written, errors, self.unremarkable
+            terminalreporter, self.records.values(), self.warnings(), self.written, errors, self.unkept
         )
         if os.environ.get("GITHUB_ACTIONS") == "true":
             from .reports import github

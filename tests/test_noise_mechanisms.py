@@ -104,6 +104,23 @@ def test_a_test_within_budget_gets_no_collection_and_no_loop(run: Runner) -> Non
     assert "retries" not in record
 
 
+def test_a_call_a_rounding_over_its_limit_passes_without_a_re_measurement(run: Runner) -> None:
+    """Limits are held to the time as the record shows it (6 significant digits): 100.0004 ms is 100 ms."""
+    scripted(
+        run,
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(time="100ms", cpu="100ms")
+        def test_at_limit(clock):
+            clock.take(0.1000004)
+        """,
+    )
+    run("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert events(run) == ["call 100ms"]
+    assert run.record("test_timed.py::test_at_limit")["metrics"]["time"]["max"] == 0.1
+
+
 def test_each_re_measurement_follows_a_collection(run: Runner) -> None:
     scripted(
         run,

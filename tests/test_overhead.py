@@ -92,11 +92,11 @@ def test_plain_values_are_the_general_distributions(wall: float) -> None:
 
 @pytest.mark.parametrize(
     ("wall", "within"),
-    [(0.05, True), (0.1, True), (0.1000004, True), (0.1000006, False), (0.2, False)],
-    ids=["under", "at", "rounds-to-it", "rounds-over-it", "over"],
+    [(0.05, True), (0.1, True), (0.1000004, False), (0.2, False)],
+    ids=["under", "at", "a-rounding-over", "over"],
 )
-def test_a_plain_call_is_within_budget_as_its_record_shows_it(wall: float, within: bool) -> None:
-    """The limit is compared with the time the record holds (6 significant digits), as judging does."""
+def test_a_plain_call_is_within_budget_as_measured(wall: float, within: bool) -> None:
+    """A call a rounding over its limit is left to the judge, which holds the rounded time to it."""
     assert plain_call_within_budget(wall, 0.001, QueryLog(), budget_plan(time=0.1)) is within
     assert plain_call_within_budget(0.001, wall, QueryLog(), budget_plan(cpu=0.1)) is within
 
