@@ -6,7 +6,9 @@ init`` copies it from the run report's ``environment.calibration``). When a test
 budget and is measured again, the loop runs just before and just after the re-measurement: if it is
 slower than the reference, the machine is busy or slower, and the time limits of that
 re-measurement stretch by the same factor, never by more than :data:`MAX_FACTOR` and never below
-1 (a faster machine does not tighten a budget). Nothing of this runs for a test within its budget.
+1 (a faster machine does not tighten a budget). Against a baseline, the reference is the loop's time
+in the baseline run (its report's ``environment.calibration``): what regresses is the baseline's
+value stretched by that factor. Nothing of this runs for a test within its budget.
 """
 
 from __future__ import annotations
@@ -54,10 +56,17 @@ class Calibration:
     reference: float  # the ``calibration`` setting, seconds
     wall: float  # the loop's wall time around the re-measurement (mean of before and after)
     cpu: float  # its CPU time, for ``cpu`` limits: waiting for a busy core costs no CPU time
+    baseline_reference: float | None = None  # the loop's time in the baseline run, when it has one
 
     @classmethod
-    def around(cls, reference: float, before: tuple[float, float], after: tuple[float, float]) -> Calibration:
-        return cls(reference, (before[0] + after[0]) / 2, (before[1] + after[1]) / 2)
+    def around(
+        cls,
+        reference: float,
+        before: tuple[float, float],
+        after: tuple[float, float],
+        baseline_reference: float | None = None,
+    ) -> Calibration:
+        return cls(reference, (before[0] + after[0]) / 2, (before[1] + after[1]) / 2, baseline_reference)
 
     @property
     def time_factor(self) -> float:
@@ -70,23 +79,46 @@ class Calibration:
 
     def scales(self) -> dict[str, float]:
         """The factor for each metric it applies to."""
-        wall = self.time_factor
-        return {"time": wall, "sql_time": wall, "throughput": wall, "cpu": self.cpu_factor}
+        return _scales(self.time_factor, self.cpu_factor)
+
+    def baseline_scales(self) -> dict[str, float] | None:
+        """The factors for the baseline's values; None when the baseline run has no loop time."""
+        if self.baseline_reference is None:
+            return None
+        return _scales(factor(self.wall, self.baseline_reference), factor(self.cpu, self.baseline_reference))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "reference": self.reference,
             "loop": round(self.wall, 6),
             "loop_cpu": round(self.cpu, 6),
             "time_factor": round(self.time_factor, 3),
             "cpu_factor": round(self.cpu_factor, 3),
         }
+        baseline = self.baseline_scales()
+        if baseline is not None:
+            data["baseline_reference"] = self.baseline_reference
+            data["baseline_time_factor"] = round(baseline["time"], 3)
+            data["baseline_cpu_factor"] = round(baseline["cpu"], 3)
+        return data
 
     def describe(self) -> str:
-        """``calibration loop 16.8ms against 12ms: time limits x 1.40, cpu limits x 1.00``."""
+        """``calibration loop 16.8ms against 12ms: time limits x 1.40, cpu limits x 1.00``, and
+        with a baseline ``; against the baseline's 14ms: its times x 1.20, CPU times x 1.00``."""
         from .units import format_duration
 
-        return (
+        text = (
             f"calibration loop {format_duration(self.wall)} against {format_duration(self.reference)}: "
             f"time limits x {self.time_factor:.2f}, cpu limits x {self.cpu_factor:.2f}"
         )
+        baseline = self.baseline_scales()
+        if baseline is not None and self.baseline_reference is not None:
+            text += (
+                f"; against the baseline's {format_duration(self.baseline_reference)}: "
+                f"its times x {baseline['time']:.2f}, CPU times x {baseline['cpu']:.2f}"
+            )
+        return text
+
+
+def _scales(wall: float, cpu: float) -> dict[str, float]:
+    return {"time": wall, "sql_time": wall, "throughput": wall, "cpu": cpu}

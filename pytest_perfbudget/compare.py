@@ -48,6 +48,7 @@ class Change:
     noise_floor: float = 0.0
     significant: bool | None = None  # a Mann-Whitney verdict, when both runs had rounds
     confidence: float | None = None
+    scale: float = 1.0  # calibration on a re-measurement stretched the baseline's value this much
 
     @property
     def change(self) -> float | None:
@@ -57,30 +58,38 @@ class Change:
         return (self.after - self.before) / self.before
 
     @property
-    def _worsening(self) -> float:
-        difference = self.after - self.before
+    def expected(self) -> float:
+        """The baseline's value at the machine's speed now: as recorded, unless calibration on a
+        re-measurement found the machine slower (a time then stretches, a throughput shrinks)."""
+        return self.before * self.scale if COMPARED[self.metric] else self.before / self.scale
+
+    def _worse_than(self, reference: float) -> float:
+        difference = self.after - reference
         return difference if COMPARED[self.metric] else -difference
 
-    def _beyond(self, amount: float) -> bool:
-        if self.allowance is None:
+    def _beyond(self, amount: float, allowance: float | None) -> bool:
+        if allowance is None:
             return False
         if self.metric in TIMINGS and abs(amount) < self.noise_floor:
             return False
-        return amount > self.allowance
+        return amount > allowance
 
     @property
     def regressed(self) -> bool:
         if self.significant is not None:
             return self.significant
-        return self._beyond(self._worsening)
+        allowance = self.allowance
+        if allowance is not None:
+            allowance = allowance * self.scale if COMPARED[self.metric] else allowance / self.scale
+        return self._beyond(self._worse_than(self.expected), allowance)
 
     @property
     def improved(self) -> bool:
-        return self._beyond(-self._worsening)
+        return self._beyond(-self._worse_than(self.before), self.allowance)
 
     @property
     def limit(self) -> float:
-        """The worst value still within tolerance."""
+        """The worst value still within tolerance, before calibration's :attr:`scale`."""
         allowance = self.allowance or 0.0
         return self.before + allowance if COMPARED[self.metric] else self.before - allowance
 
@@ -95,6 +104,8 @@ class Change:
             data["statistic"] = self.statistic
         if self.confidence is not None:
             data["confidence"] = round(self.confidence, 3)
+        if self.scale != 1.0:
+            data["scale"] = round(self.scale, 3)
         if self.regressed:
             data["regressed"] = True
         elif self.improved:
@@ -140,8 +151,13 @@ def compare_metrics(
     tolerance: Mapping[str, Tolerance],
     noise_floor: float,
     statistic: str,
+    scales: Mapping[str, float] | None = None,
 ) -> list[Change]:
-    """Every metric present in both runs, judged against ``tolerance``."""
+    """Every metric present in both runs, judged against ``tolerance``.
+
+    ``scales`` stretches the baseline's values of some metrics (calibration on a re-measurement):
+    a regression is judged against the baseline at the machine's speed now.
+    """
     changes = []
     for metric in COMPARED:
         old = metric_value(before, metric, statistic)
@@ -158,12 +174,14 @@ def compare_metrics(
             old_rounds, new_rounds = _rounds(before, metric), _rounds(after, metric)
         else:
             old_rounds = new_rounds = None
+        scale = scales.get(metric, 1.0) if scales else 1.0
         if allowance is not None and old_rounds and new_rounds:
             relative = allowance / abs(old) if old else 0.0
+            stretched = [value * scale for value in old_rounds]
             significant, confidence = judge_regression(
-                old_rounds, new_rounds, relative, noise_floor, statistic=statistic
+                stretched, new_rounds, relative, noise_floor, statistic=statistic
             )
-        changes.append(Change(metric, old, new, allowance, stat, noise_floor, significant, confidence))
+        changes.append(Change(metric, old, new, allowance, stat, noise_floor, significant, confidence, scale))
     return changes
 
 
@@ -198,6 +216,15 @@ def load_report(path: Path, what: str = "report") -> dict[str, Any]:
     return document
 
 
+def calibration_loop(document: Mapping[str, Any]) -> float | None:
+    """The calibration loop's time in a report's run (``environment.calibration``), if it has one."""
+    environment = document.get("environment")
+    loop = environment.get("calibration") if isinstance(environment, dict) else None
+    if isinstance(loop, (int, float)) and not isinstance(loop, bool) and loop > 0:
+        return float(loop)
+    return None
+
+
 def tests_by_nodeid(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(test["nodeid"]): test for test in document.get("tests", [])}
 
@@ -216,6 +243,8 @@ def regression_json(change: Change, *, level: str, source: str) -> dict[str, Any
     }
     if change.statistic is not None:
         data["statistic"] = change.statistic
+    if change.scale != 1.0:
+        data["scale"] = round(change.scale, 3)
     return data
 
 

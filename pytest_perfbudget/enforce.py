@@ -89,22 +89,23 @@ def violation_comparison(
 ) -> str:
     """``52 > 3``; throughput is a floor, so ``1.2k/s < 5000/s``; a regression names its baseline.
 
-    A limit stretched by calibration shows both: ``310ms > 280ms (200ms x 1.40)``.
+    A limit stretched by calibration shows both: ``310ms > 280ms (200ms x 1.40)``, and a
+    regression its baseline too: ``310ms > 288ms (240ms x 1.20; baseline 200ms, +55%)``.
     """
     shown_limit = format_value(metric, limit)
     if actual is None:
         return f"not measured (limit {shown_limit}; count operations with perf.ops(n))"
     floor = metric == "throughput"
     sign = "<" if floor else ">"
+    notes = []
     if scale != 1.0:
-        stretched = format_value(metric, limit / scale if floor else limit * scale)
-        operator = "/" if floor else "x"
-        return f"{format_value(metric, actual)} {sign} {stretched} ({shown_limit} {operator} {scale:.2f})"
-    comparison = f"{format_value(metric, actual)} {sign} {shown_limit}"
+        notes.append(f"{shown_limit} {'/' if floor else 'x'} {scale:.2f}")
+        shown_limit = format_value(metric, limit / scale if floor else limit * scale)
     if before is not None:
         change = f", {(actual - before) / before:+.0%}" if before else ""
-        comparison += f" (baseline {format_value(metric, before)}{change})"
-    return comparison
+        notes.append(f"baseline {format_value(metric, before)}{change}")
+    comparison = f"{format_value(metric, actual)} {sign} {shown_limit}"
+    return f"{comparison} ({'; '.join(notes)})" if notes else comparison
 
 
 def violation_text(violation: dict[str, Any]) -> str:
@@ -130,6 +131,7 @@ def regressions(changes: Iterable[Change], *, level: str, source: str) -> list[V
             level,
             kind="regression",
             before=change.before,
+            scale=change.scale,
         )
         for change in changes
         if change.regressed

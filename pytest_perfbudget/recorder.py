@@ -39,6 +39,7 @@ class Plan:
     measure_rss: bool
     baseline: Mapping[str, Any] | None = None  # the test's metrics in the baseline run
     baseline_source: str = ""
+    baseline_calibration: float | None = None  # the calibration loop's time in the baseline run
 
     @property
     def timed_rounds(self) -> int:

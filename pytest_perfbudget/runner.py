@@ -146,7 +146,7 @@ def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration |
 
     before = loop_time()
     run_rounds(perf, plan, call, first_round_done=False, minimum=1)
-    return Calibration.around(reference, before, loop_time())
+    return Calibration.around(reference, before, loop_time(), plan.baseline_calibration)
 
 
 def _thresholds(metric: str, verdict: Verdict, plan: Plan) -> list[float]:
@@ -154,8 +154,8 @@ def _thresholds(metric: str, verdict: Verdict, plan: Plan) -> list[float]:
     scale = verdict.calibration.scales()[metric] if verdict.calibration is not None else 1.0
     found = [limit.value * scale for limit in plan.budget.limits.get(metric, ())]
     for change in verdict.changes:
-        if change.metric == metric and change.allowance is not None:
-            found.append(change.before + max(change.allowance, change.noise_floor))  # what regresses
+        if change.metric == metric and change.allowance is not None:  # what regresses
+            found.append(change.expected + max(change.allowance * change.scale, change.noise_floor))
     return found
 
 
@@ -184,7 +184,8 @@ def _unstable(verdict: Verdict, plan: Plan) -> Unstable | None:
 def _evaluate(perf: Perf, plan: Plan, tracer: str | None, calibration: Calibration | None = None) -> Verdict:
     """Every broken limit; under a tracer, timings are slowed down and never judged.
 
-    ``calibration`` stretches time limits (not the baseline) on a re-measurement.
+    ``calibration`` stretches time limits on a re-measurement, and the baseline's times when the
+    baseline run recorded its loop.
     """
     scales: Mapping[str, float] | None = calibration.scales() if calibration is not None else None
     settings = plan.budget.settings
@@ -207,6 +208,7 @@ def _evaluate(perf: Perf, plan: Plan, tracer: str | None, calibration: Calibrati
             tolerance=settings.tolerance,
             noise_floor=settings.noise_floor,
             statistic=settings.statistic,
+            scales=calibration.baseline_scales() if calibration is not None else None,
         )
         violations += regressions(changes, level=settings.level, source=plan.baseline_source)
     block_metrics = {}

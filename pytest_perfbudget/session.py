@@ -81,10 +81,12 @@ class PerfSession:
         self.budget_file = budget_file
         self.baseline = baseline
         self.baseline_tests: dict[str, dict[str, Any]] = {}
+        self.baseline_calibration: float | None = None
         if baseline is not None:
-            from .compare import tests_by_nodeid
+            from .compare import calibration_loop, tests_by_nodeid
 
             self.baseline_tests = tests_by_nodeid(baseline)
+            self.baseline_calibration = calibration_loop(baseline)
         self.baseline_warning = baseline_warning
         self.is_worker = hasattr(config, "workerinput")
         self.collected: list[str] = []  # node ids collected (deselected too), for stale budgets
@@ -216,6 +218,7 @@ class PerfSession:
             measure_rss=rss,
             baseline=before.get("metrics", {}) if before is not None else None,
             baseline_source=str(self.options.baseline),
+            baseline_calibration=self.baseline_calibration,
         )
         if shared:
             self._plans[matching] = plan

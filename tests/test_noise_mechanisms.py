@@ -8,13 +8,17 @@ verdict is known in advance.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from perf_helpers import Runner, output
 
 from pytest_perfbudget import calibration
 from pytest_perfbudget.budget_file import parse
-from pytest_perfbudget.budgets import BudgetError, Limit, parse_fields
+from pytest_perfbudget.budgets import BudgetError, Limit, Tolerance, parse_fields
 from pytest_perfbudget.calibration import MAX_FACTOR, Calibration, factor
+from pytest_perfbudget.compare import calibration_loop, compare_metrics
 from pytest_perfbudget.enforce import evaluate, violation_comparison, violation_text
 from pytest_perfbudget.init_budgets import budget_file_text
 from pytest_perfbudget.metrics import Metrics
@@ -314,6 +318,117 @@ def test_a_block_limit_is_stretched_too(run_serial: Runner) -> None:
     run_serial().assert_outcomes(passed=1)
 
 
+# --- calibration against a baseline ------------------------------------------------------------------
+
+AGAINST_BASELINE = """
+import pytest
+
+@pytest.mark.perf_budget(retries=1, calibration="10ms")
+def test_busy(clock):
+    clock.loop = (0.015, 0.01)
+    clock.take({seconds})
+"""
+
+
+def _baseline(run: Runner, loop: float | None) -> None:
+    """A baseline run of ``test_busy`` at 100 ms, with the calibration loop at ``loop`` there."""
+    scripted(run, AGAINST_BASELINE.format(seconds=0.1))
+    run("--perf-report", "base.json").assert_outcomes(passed=1)
+    document = run.report("base.json")
+    document["environment"].pop("calibration", None)
+    if loop is not None:
+        document["environment"]["calibration"] = loop
+    (run.pytester.path / "base.json").write_text(json.dumps(document), encoding="utf-8")
+    (run.pytester.path / "events.txt").unlink()
+
+
+def test_a_slower_machine_stretches_the_baseline_of_the_re_measurement(run: Runner) -> None:
+    _baseline(run, loop=0.01)
+    scripted(run, AGAINST_BASELINE.format(seconds=0.13))  # 30% over the baseline
+    run("--perf-baseline", "base.json", "--perf-report", "out.json").assert_outcomes(passed=1)
+    assert events(run) == ["call 130ms", "gc", "loop", "call 130ms", "loop"]
+    record = run.record("test_timed.py::test_busy")
+    assert record["violations"] == []
+    assert record["baseline"]["time"]["scale"] == 1.5
+    assert record["calibration"]["baseline_reference"] == 0.01
+    assert (record["calibration"]["baseline_time_factor"], record["calibration"]["baseline_cpu_factor"]) == (
+        1.5,
+        1.0,
+    )
+
+
+def test_without_the_baselines_loop_time_its_values_are_not_stretched(run_serial: Runner) -> None:
+    _baseline(run_serial, loop=None)
+    scripted(run_serial, AGAINST_BASELINE.format(seconds=0.13))
+    result = run_serial("--perf-baseline", "base.json", "--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  time        130ms > 120ms (baseline 100ms, +30%) (baseline: base.json)"])
+    record = run_serial.record("test_timed.py::test_busy")
+    assert "baseline_reference" not in record["calibration"]
+    assert "scale" not in record["baseline"]["time"]
+
+
+def test_a_regression_beyond_the_stretch_fails_and_says_so(run_serial: Runner) -> None:
+    _baseline(run_serial, loop=0.01)
+    scripted(run_serial, AGAINST_BASELINE.format(seconds=0.25))
+    result = run_serial("--perf-baseline", "base.json", "--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  time        250ms > 180ms (120ms x 1.50; baseline 100ms, +150%) (baseline: base.json)",
+            "  (still over budget after 1 re-measurement)",
+            "  (calibration loop 15ms against 10ms: time limits x 1.50, cpu limits x 1.00;"
+            " against the baseline's 10ms: its times x 1.50, CPU times x 1.00)",
+        ]
+    )
+    (violation,) = run_serial.record("test_timed.py::test_busy")["violations"]
+    assert (violation["kind"], violation["scale"]) == ("regression", 1.5)
+    assert violation["limit"] == pytest.approx(0.12)  # as recorded: 100 ms + 20%
+
+
+def test_a_stretched_baseline_is_judged_at_the_machines_speed_now() -> None:
+    tolerance = {"time": Tolerance(relative=0.2), "throughput": Tolerance(relative=0.2)}
+    before = {"time": {"median": 0.1}, "throughput": 1000.0}
+    after = {"time": {"median": 0.17}, "throughput": 600.0}
+    plain = compare_metrics(before, after, tolerance=tolerance, noise_floor=0.0, statistic="median")
+    assert [change.regressed for change in plain] == [True, True]
+    scales = {"time": 1.5, "throughput": 1.5}
+    stretched = compare_metrics(
+        before, after, tolerance=tolerance, noise_floor=0.0, statistic="median", scales=scales
+    )
+    assert [change.regressed for change in stretched] == [False, False]  # 170ms <= 180ms, 600/s >= 533/s
+    assert [change.limit for change in stretched] == pytest.approx([0.12, 800.0])  # as recorded
+    assert [change.to_json()["scale"] for change in stretched] == [1.5, 1.5]
+
+
+def test_a_stretched_baseline_does_not_turn_a_slow_test_into_an_improvement() -> None:
+    (change,) = compare_metrics(
+        {"time": {"median": 0.1}},
+        {"time": {"median": 0.11}},
+        tolerance={"time": Tolerance(relative=0.2)},
+        noise_floor=0.0,
+        statistic="median",
+        scales={"time": 2.0},
+    )
+    assert not change.regressed
+    assert not change.improved
+
+
+def test_the_significance_test_sees_the_stretched_rounds() -> None:
+    before = {"time": {"median": 0.1, "rounds": [0.1, 0.1, 0.1]}}
+    after = {"time": {"median": 0.14, "rounds": [0.14, 0.14, 0.14]}}
+    options: dict[str, Any] = {"tolerance": {"time": Tolerance(relative=0.2)}, "noise_floor": 0.0}
+    (plain,) = compare_metrics(before, after, statistic="median", **options)
+    (stretched,) = compare_metrics(before, after, statistic="median", scales={"time": 1.5}, **options)
+    assert (plain.significant, stretched.significant) == (True, False)
+
+
+def test_a_report_without_a_loop_time_gives_no_reference() -> None:
+    assert calibration_loop({"environment": {"calibration": 0.008}}) == 0.008
+    for document in ({}, {"environment": {}}, {"environment": {"calibration": True}}, {"environment": []}):
+        assert calibration_loop(document) is None
+
+
 # --- the calibration loop and its reference ---------------------------------------------------------
 
 
@@ -387,6 +502,9 @@ def test_a_stretched_limit_shows_both_values() -> None:
     assert violation_comparison("time", 0.31, 0.2, scale=1.4) == "310ms > 280ms (200ms x 1.40)"
     assert violation_comparison("throughput", 500.0, 1000.0, scale=2.0) == "500/s < 500/s (1000/s / 2.00)"
     assert violation_comparison("time", 0.31, 0.2) == "310ms > 200ms"
+    assert violation_comparison("time", 0.31, 0.24, before=0.2) == "310ms > 240ms (baseline 200ms, +55%)"
+    stretched = violation_comparison("time", 0.31, 0.24, before=0.2, scale=1.2)
+    assert stretched == "310ms > 288ms (240ms x 1.20; baseline 200ms, +55%)"
     shown = violation_text({"metric": "time", "actual": 0.31, "limit": 0.2, "scale": 1.4})
     assert shown == "time 310ms > 280ms (200ms x 1.40)"
 
