@@ -83,9 +83,15 @@ class Calibration:
 
     def baseline_scales(self) -> dict[str, float] | None:
         """The factors for the baseline's values; None when the baseline run has no loop time."""
-        if self.baseline_reference is None:
+        against = self._against_baseline()
+        return None if against is None else _scales(against[1], against[2])
+
+    def _against_baseline(self) -> tuple[float, float, float] | None:
+        """The baseline run's loop time, and the wall and CPU factors against it."""
+        reference = self.baseline_reference
+        if reference is None:
             return None
-        return _scales(factor(self.wall, self.baseline_reference), factor(self.cpu, self.baseline_reference))
+        return reference, factor(self.wall, reference), factor(self.cpu, reference)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -95,11 +101,12 @@ class Calibration:
             "time_factor": round(self.time_factor, 3),
             "cpu_factor": round(self.cpu_factor, 3),
         }
-        baseline = self.baseline_scales()
-        if baseline is not None:
-            data["baseline_reference"] = self.baseline_reference
-            data["baseline_time_factor"] = round(baseline["time"], 3)
-            data["baseline_cpu_factor"] = round(baseline["cpu"], 3)
+        against = self._against_baseline()
+        if against is not None:
+            reference, wall, cpu = against
+            data["baseline_reference"] = reference
+            data["baseline_time_factor"] = round(wall, 3)
+            data["baseline_cpu_factor"] = round(cpu, 3)
         return data
 
     def describe(self) -> str:
@@ -111,11 +118,12 @@ class Calibration:
             f"calibration loop {format_duration(self.wall)} against {format_duration(self.reference)}: "
             f"time limits x {self.time_factor:.2f}, cpu limits x {self.cpu_factor:.2f}"
         )
-        baseline = self.baseline_scales()
-        if baseline is not None and self.baseline_reference is not None:
+        against = self._against_baseline()
+        if against is not None:
+            reference, wall, cpu = against
             text += (
-                f"; against the baseline's {format_duration(self.baseline_reference)}: "
-                f"its times x {baseline['time']:.2f}, CPU times x {baseline['cpu']:.2f}"
+                f"; against the baseline's {format_duration(reference)}: "
+                f"its times x {wall:.2f}, CPU times x {cpu:.2f}"
             )
         return text
 

@@ -57,11 +57,10 @@ class Change:
             return None if self.after != 0 else 0.0
         return (self.after - self.before) / self.before
 
-    @property
-    def expected(self) -> float:
-        """The baseline's value at the machine's speed now: as recorded, unless calibration on a
-        re-measurement found the machine slower (a time then stretches, a throughput shrinks)."""
-        return self.before * self.scale if COMPARED[self.metric] else self.before / self.scale
+    def _stretched(self, value: float) -> float:
+        """``value`` at the machine's speed now: calibration on a re-measurement that found the
+        machine slower stretches a time and shrinks a throughput; otherwise ``value`` itself."""
+        return value * self.scale if COMPARED[self.metric] else value / self.scale
 
     def _worse_than(self, reference: float) -> float:
         difference = self.after - reference
@@ -75,17 +74,27 @@ class Change:
         return amount > allowance
 
     @property
+    def _stretched_allowance(self) -> float | None:
+        return None if self.allowance is None else self._stretched(self.allowance)
+
+    @property
     def regressed(self) -> bool:
         if self.significant is not None:
             return self.significant
-        allowance = self.allowance
-        if allowance is not None:
-            allowance = allowance * self.scale if COMPARED[self.metric] else allowance / self.scale
-        return self._beyond(self._worse_than(self.expected), allowance)
+        return self._beyond(self._worse_than(self._stretched(self.before)), self._stretched_allowance)
 
     @property
     def improved(self) -> bool:
+        """Judged against the baseline as recorded: a stretch never makes a slow test an improvement."""
         return self._beyond(-self._worse_than(self.before), self.allowance)
+
+    @property
+    def threshold(self) -> float | None:
+        """The value past which a time or CPU time regresses (noise floor and stretch included)."""
+        allowance = self._stretched_allowance
+        if allowance is None:
+            return None
+        return self._stretched(self.before) + max(allowance, self.noise_floor)
 
     @property
     def limit(self) -> float:
@@ -177,7 +186,7 @@ def compare_metrics(
         scale = scales.get(metric, 1.0) if scales else 1.0
         if allowance is not None and old_rounds and new_rounds:
             relative = allowance / abs(old) if old else 0.0
-            stretched = [value * scale for value in old_rounds]
+            stretched = old_rounds if scale == 1.0 else [value * scale for value in old_rounds]
             significant, confidence = judge_regression(
                 stretched, new_rounds, relative, noise_floor, statistic=statistic
             )

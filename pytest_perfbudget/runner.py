@@ -154,8 +154,9 @@ def _thresholds(metric: str, verdict: Verdict, plan: Plan) -> list[float]:
     scale = verdict.calibration.scales()[metric] if verdict.calibration is not None else 1.0
     found = [limit.value * scale for limit in plan.budget.limits.get(metric, ())]
     for change in verdict.changes:
-        if change.metric == metric and change.allowance is not None:  # what regresses
-            found.append(change.expected + max(change.allowance * change.scale, change.noise_floor))
+        threshold = change.threshold if change.metric == metric else None
+        if threshold is not None:
+            found.append(threshold)
     return found
 
 
