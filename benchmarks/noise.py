@@ -102,6 +102,7 @@ CONFIGS = {
     "retries-cal": Config(1, 2, "median", "time", calibration=True),
     "r5-min": Config(5, 0, "min", "time"),
     "r5-median": Config(5, 0, "median", "time"),
+    "r5-min-retries": Config(5, 2, "min", "time"),
     "r5-min-retries-cal": Config(5, 2, "min", "time", calibration=True),
     "r5-median-retries": Config(5, 2, "median", "time"),
     "cpu": Config(1, 0, "median", "cpu"),
@@ -446,6 +447,17 @@ def _slowed_by(factor: float) -> Keep:
     return lambda run, test: run["slowdown"].get(test) == factor
 
 
+def _slowed_beyond_floor(factor: float, refs: References, configs: dict[str, Config]) -> Keep:
+    """Slowed by ``factor``, by more than twice the noise floor over the quiet median: a change
+    the floor (never a regression below it) does not decide."""
+
+    def keep(run: Run, test: str) -> bool:
+        quiet = refs.value(configs[run["config"]], test)
+        return run["slowdown"].get(test) == factor and quiet * (factor - 1) > 2 * NOISE_FLOOR
+
+    return keep
+
+
 def tally(runs: Iterable[Run], config: Config, judge: Judge, keep: Keep = _all) -> str:
     """``12.5% (5/40)``: how often ``judge`` fails the kept tests the config judges."""
     hits = total = 0
@@ -485,6 +497,39 @@ def _row(cells: Sequence[str]) -> str:
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return [_row(head), _row(["---"] * len(head)), *(_row(row) for row in rows)]
+
+
+def normalized_spread(runs: Sequence[Run], test: str) -> list[str]:
+    """The relative standard deviation of ``test``'s fastest round across ``runs``: as measured,
+    divided by the run's ``environment.calibration``, and divided by the fastest round of the
+    suite's own calibration test in that run (the loop next to the tests, not after them)."""
+    columns: list[list[float]] = [[], [], []]
+    for run in runs:
+        fastest = min(run["tests"][test]["time"])
+        columns[0].append(fastest)
+        columns[1].append(fastest / run["calibration"])
+        columns[2].append(fastest / min(run["tests"][CALIBRATION]["time"]))
+    return [test, *(f"{statistics.stdev(values) / statistics.mean(values):.0%}" for values in columns)]
+
+
+def speed_rows(runs: Sequence[Run], chunks: int = 6) -> list[list[str]]:
+    """``environment.calibration`` of consecutive runs, in ``chunks`` groups: a machine whose speed
+    drifts during the study shows it here, as does a reference taken at another speed."""
+    size = max(1, -(-len(runs) // chunks))
+    rows = []
+    for start in range(0, len(runs), size):
+        group = runs[start : start + size]
+        loops = [run["calibration"] * 1000 for run in group]
+        parts = sorted({run["part"] for run in group})
+        rows.append(
+            [
+                f"{start + 1}-{start + len(group)}",
+                ", ".join(parts),
+                f"{statistics.median(loops):.1f} ms",
+                f"{min(loops):.1f}-{max(loops):.1f} ms",
+            ]
+        )
+    return rows
 
 
 def tables(runs: list[Run], configs: dict[str, Config]) -> str:
@@ -564,6 +609,13 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
                     row.append(f"{statistics.stdev(values) / statistics.mean(values):.0%}")
             spread.append(row)
         out += _table(["test", *(f"{m} {c}" for m in ("wall", "cpu") for c in conditions)], spread)
+        quiet5 = [run for run in noise if run["condition"] == "quiet" and run["rounds"] >= 5]
+        if len(quiet5) > 1:
+            out.append("\n### Would the loop correct it? Spread of the min of 5 rounds across quiet runs\n")
+            out += _table(
+                ["test", "as measured", "over the run's loop", "over its calibration test"],
+                [normalized_spread(quiet5, test) for test in tests],
+            )
     if noise:
         out.append("\n### Stability warnings of the plugin (budgets at k = 1.5)\n")
         found = []
@@ -612,6 +664,18 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
                     if any(value != "n/a" for value in row):
                         caught.append([label, judgement.replace("k=", "budget k="), *row])
         out += _table(["setting", "judged by", *(f"{f}x" for f in FACTORS)], caught)
+        out.append(
+            f"\n### Slowdowns caught, changes over {2 * NOISE_FLOOR * 1000:g} ms"
+            " (the quiet median x (factor - 1)), against the baseline\n"
+        )
+        beyond = []
+        for name, config in configs.items():
+            for label, rule in rules(name, config):
+                keeps = [_slowed_beyond_floor(f, refs, configs) for f in FACTORS]
+                row = [cell(slow, name, rule, "baseline", keep=keep) for keep in keeps]
+                if any(value != "n/a" for value in row):
+                    beyond.append([label, *row])
+        out += _table(["setting", *(f"{f}x" for f in FACTORS)], beyond)
     quiet5 = [run for run in noise if run["condition"] == "quiet" and run["rounds"] == 5]
     slow5 = [run for run in slow if run["rounds"] == 5]
     if quiet5 and slow5:
@@ -652,6 +716,9 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
             *(f"caught {f}x" for f in FACTORS),
         ]
         out += _table(head, found)
+    out.append("\n### The machine's speed over the study: the calibration loop of quiet runs, in order\n")
+    quiet = [run for run in runs if run.get("condition") in (None, "quiet")]
+    out += _table(["quiet runs", "parts", "loop, median", "loop, range"], speed_rows(quiet))
     out.append("\n### Cost and load\n")
     conditions = _conditions(noise + slow)
     cost = []

@@ -403,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
         type=percent_argument,
         default=init_budgets.DEFAULT_HEADROOM,
         metavar="PERCENT",
-        help="added to time and memory (default: 30%%)",
+        help="added to time and memory (default: 50%%)",
     )
     init.add_argument("--force", action="store_true", help="replace FILE if it exists")
     return main_parser

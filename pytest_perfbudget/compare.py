@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .budgets import Tolerance
+from .calibration import Calibration
 from .significance import judge_regression
 
 # Metrics compared with a baseline, and whether a larger value is worse.
@@ -281,13 +282,22 @@ def annotate(
     statistic: str = "median",
     level: str = "error",
 ) -> dict[str, Any]:
-    """``after`` with a baseline entry and regression violations per test (``perfbudget compare``)."""
+    """``after`` with a baseline entry and regression violations per test (``perfbudget compare``).
+
+    A test re-measured with calibration recorded its loop's time: against a ``before`` run that
+    recorded its own, the test's baseline values are stretched as ``--perf-baseline`` would have
+    stretched them in that run, and its ``calibration`` entry is recomputed against ``before``.
+    """
     before_tests = tests_by_nodeid(before)
+    before_loop = calibration_loop(before)
     tests = []
     for test in after.get("tests", []):
         test = dict(test)
         old = before_tests.get(str(test["nodeid"]))
         violations = [v for v in test.get("violations", []) if v.get("kind") != "regression"]
+        calibration = _recorded_calibration(test, before_loop if old is not None else None)
+        if calibration is not None:
+            test["calibration"] = calibration.to_json()
         if old is not None:
             changes = compare_metrics(
                 old.get("metrics", {}),
@@ -295,6 +305,7 @@ def annotate(
                 tolerance=tolerance,
                 noise_floor=noise_floor,
                 statistic=statistic,
+                scales=calibration.baseline_scales() if calibration is not None else None,
             )
             test["baseline"] = {change.metric: change.to_json() for change in changes}
             violations += [regression_json(c, level=level, source=source) for c in changes if c.regressed]
@@ -308,6 +319,17 @@ def annotate(
         "tests": tests,
         "baseline": baseline_section(source, before, nodeids, after.get("environment", {})),
     }
+
+
+def _recorded_calibration(test: Mapping[str, Any], baseline_loop: float | None) -> Calibration | None:
+    """The loop around a test's re-measurement as its record holds it, against ``baseline_loop``."""
+    recorded = test.get("calibration")
+    if recorded is None:
+        return None
+    wall, cpu, reference = (float(recorded[key]) for key in ("loop", "loop_cpu", "reference"))
+    if min(wall, cpu, reference) <= 0:
+        raise ValueError(f"calibration of {test['nodeid']}: loop times must be positive")
+    return Calibration(reference, wall, cpu, baseline_loop)
 
 
 def load_baseline(path: Path) -> tuple[dict[str, Any] | None, str | None]:

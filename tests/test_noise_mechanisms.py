@@ -9,6 +9,7 @@ verdict is known in advance.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from pytest_perfbudget import calibration
 from pytest_perfbudget.budget_file import parse
 from pytest_perfbudget.budgets import BudgetError, Limit, Tolerance, parse_fields
 from pytest_perfbudget.calibration import MAX_FACTOR, Calibration, factor
+from pytest_perfbudget.cli import EXIT_INPUT, main
 from pytest_perfbudget.compare import calibration_loop, compare_metrics
 from pytest_perfbudget.enforce import evaluate, violation_comparison, violation_text
 from pytest_perfbudget.init_budgets import budget_file_text
@@ -384,6 +386,67 @@ def test_a_regression_beyond_the_stretch_fails_and_says_so(run_serial: Runner) -
     (violation,) = run_serial.record("test_timed.py::test_busy")["violations"]
     assert (violation["kind"], violation["scale"]) == ("regression", 1.5)
     assert violation["limit"] == pytest.approx(0.12)  # as recorded: 100 ms + 20%
+
+
+OVER_ITS_BUDGET = """
+import pytest
+
+@pytest.mark.perf_budget(time="120ms", retries=1, calibration="10ms")
+def test_busy(clock):
+    clock.loop = (0.015, 0.01)
+    clock.take(0.13)
+"""
+
+
+@pytest.mark.parametrize(("loop", "regressed"), [(0.01, False), (None, True)])
+def test_compare_stretches_the_baseline_of_a_re_measured_test_as_the_run_would(
+    run_serial: Runner, loop: float | None, regressed: bool
+) -> None:
+    """Offline, the loop recorded around the re-measurement meets the before report's loop time."""
+    _baseline(run_serial, loop=loop)
+    scripted(run_serial, OVER_ITS_BUDGET)  # 130ms: over 120ms, within 120ms x 1.5 on re-measurement
+    run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert "baseline_reference" not in run_serial.record("test_timed.py::test_busy")["calibration"]
+    path = run_serial.pytester.path
+    arguments = [
+        "compare",
+        str(path / "base.json"),
+        str(path / "out.json"),
+        "--format",
+        "json",
+        "-o",
+        "c.json",
+    ]
+    assert main(arguments) == 0
+    record = run_serial.record("test_timed.py::test_busy", "c.json")
+    assert bool(record["baseline"]["time"].get("regressed")) is regressed
+    if loop is None:  # 130ms > 100ms + 20%, as --perf-baseline judges a baseline without a loop time
+        assert "scale" not in record["baseline"]["time"]
+        assert "baseline_reference" not in record["calibration"]
+    else:
+        assert record["baseline"]["time"]["scale"] == 1.5
+        assert (
+            record["calibration"]["baseline_reference"],
+            record["calibration"]["baseline_time_factor"],
+        ) == (
+            0.01,
+            1.5,
+        )
+
+
+def test_compare_refuses_a_recorded_calibration_without_its_loop_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test = {
+        "nodeid": "t.py::test_a",
+        "metrics": {"time": {"median": 0.1}},
+        "calibration": {"reference": 0.01},
+    }
+    for name, tests in (("before.json", [dict(test, calibration=None)]), ("after.json", [test])):
+        document = {"schema": "pytest-perfbudget/1", "environment": {"calibration": 0.01}, "tests": tests}
+        (tmp_path / name).write_text(json.dumps(document), encoding="utf-8")
+    assert main(["compare", str(tmp_path / "before.json"), str(tmp_path / "after.json")]) == EXIT_INPUT
+    assert capsys.readouterr().err.endswith("after.json: malformed report: missing 'loop'\n")
 
 
 def test_a_stretched_baseline_is_judged_at_the_machines_speed_now() -> None:

@@ -398,7 +398,7 @@ def test_init_without_sql_writes_no_query_budgets(capsys: Capture, tmp_path: Pat
     output = tmp_path / "budgets.yml"
     assert run(capsys, "init", str(run_json), "-o", str(output))[0] == 0
     text = output.read_text(encoding="utf-8")
-    assert 'budgets:\n  "t.py::test_x":\n    time: 16ms\n' in text
+    assert 'budgets:\n  "t.py::test_x":\n    time: 19ms\n' in text
     assert "queries" not in text.split("version: 1")[1]
 
 
