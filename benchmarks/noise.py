@@ -532,6 +532,22 @@ def speed_rows(runs: Sequence[Run], chunks: int = 6) -> list[list[str]]:
     return rows
 
 
+def busy_rows(runs: Sequence[Run]) -> list[list[str]]:
+    """The busy share of retried test-runs with calibration, by kind of test (``test_sleep[10ms]``
+    is a ``sleep`` test): a CPU-, allocation- or SQL-bound test should be near 1, a sleep near 0."""
+    shares: dict[str, list[float]] = {}
+    for run in runs:
+        for name, test in run["tests"].items():
+            recorded = test.get("calibration")
+            if recorded is not None and "busy" in recorded:
+                kind = name.removeprefix("test_").partition("[")[0]
+                shares.setdefault(kind, []).append(recorded["busy"])
+    return [
+        [kind, f"{statistics.median(values):.2f}", f"{min(values):.2f}-{max(values):.2f}", str(len(values))]
+        for kind, values in sorted(shares.items())
+    ]
+
+
 def tables(runs: list[Run], configs: dict[str, Config]) -> str:
     refs = References(runs)
     noise = [run for run in runs if run["part"] == "noise"]
@@ -716,6 +732,10 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
             *(f"caught {f}x" for f in FACTORS),
         ]
         out += _table(head, found)
+    busy = busy_rows(runs)
+    if busy:
+        out.append("\n### Busy share of re-measurements with calibration, by kind of test\n")
+        out += _table(["kind", "busy, median", "range", "retried test-runs"], busy)
     out.append("\n### The machine's speed over the study: the calibration loop of quiet runs, in order\n")
     quiet = [run for run in runs if run.get("condition") in (None, "quiet")]
     out += _table(["quiet runs", "parts", "loop, median", "loop, range"], speed_rows(quiet))

@@ -9,6 +9,10 @@ re-measurement stretch by the same factor, never by more than :data:`MAX_FACTOR`
 1 (a faster machine does not tighten a budget). Against a baseline, the reference is the loop's time
 in the baseline run (its report's ``environment.calibration``): what regresses is the baseline's
 value stretched by that factor. Nothing of this runs for a test within its budget.
+
+A slower machine lengthens only the part of a test that computes: a test that sleeps for most of
+its time is not twice as slow when the loop is. Wall-time limits stretch by Amdahl's law over the
+test's busy share (:func:`busy_share`): ``1 / (1 - busy + busy / loop_factor)``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,29 @@ def factor(loop: float, reference: float) -> float:
     return min(max(loop / reference, 1.0), MAX_FACTOR)
 
 
+def busy_share(spent: tuple[float, float, float], loop_wall: float, loop_cpu: float) -> float:
+    """The share of a measurement's wall time that a slower machine lengthens, from 0 to 1.
+
+    ``spent`` is the measurement's wall time, CPU time and time in the database: a database server
+    on this machine is slowed like the test, so its time counts as busy (one remote is counted too,
+    which errs towards stretching). CPU time is divided by the loop's own CPU share: on a core
+    shared with another process a pure-CPU loop gets, say, 60% of the wall time, and so does a
+    CPU-bound test, which is then all busy. Without times to tell by, a test counts as all busy.
+    """
+    wall, cpu, database = spent
+    if wall <= 0 or loop_wall <= 0 or loop_cpu <= 0:
+        return 1.0
+    on_cpu = cpu * max(loop_wall / loop_cpu, 1.0)
+    return min((on_cpu + database) / wall, 1.0)
+
+
+def stretch(loop_factor: float, busy: float) -> float:
+    """A wall time's factor when its ``busy`` share runs ``loop_factor`` times slower."""
+    if busy >= 1.0:
+        return loop_factor
+    return 1.0 / (1.0 - busy + busy / loop_factor)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """The loop around one re-measurement, against the reference: how far limits stretch."""
@@ -57,6 +84,7 @@ class Calibration:
     wall: float  # the loop's wall time around the re-measurement (mean of before and after)
     cpu: float  # its CPU time, for ``cpu`` limits: waiting for a busy core costs no CPU time
     baseline_reference: float | None = None  # the loop's time in the baseline run, when it has one
+    busy: float = 1.0  # the re-measurement's busy share (:func:`busy_share`)
 
     @classmethod
     def around(
@@ -64,14 +92,18 @@ class Calibration:
         reference: float,
         before: tuple[float, float],
         after: tuple[float, float],
+        spent: tuple[float, float, float],
         baseline_reference: float | None = None,
     ) -> Calibration:
-        return cls(reference, (before[0] + after[0]) / 2, (before[1] + after[1]) / 2, baseline_reference)
+        """The loop run ``before`` and ``after`` a re-measurement that ``spent`` (wall, CPU and
+        database time) what it did."""
+        wall, cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        return cls(reference, wall, cpu, baseline_reference, busy_share(spent, wall, cpu))
 
     @property
     def time_factor(self) -> float:
-        """For ``time``, ``sql_time`` and ``throughput``: all are wall-clock measurements."""
-        return factor(self.wall, self.reference)
+        """For ``time`` and ``throughput``: the loop's wall time over the test's busy share."""
+        return self.scales()["time"]
 
     @property
     def cpu_factor(self) -> float:
@@ -79,34 +111,34 @@ class Calibration:
 
     def scales(self) -> dict[str, float]:
         """The factor for each metric it applies to."""
-        return _scales(self.time_factor, self.cpu_factor)
+        return self._scales(self.reference)
 
     def baseline_scales(self) -> dict[str, float] | None:
         """The factors for the baseline's values; None when the baseline run has no loop time."""
-        against = self._against_baseline()
-        return None if against is None else _scales(against[1], against[2])
-
-    def _against_baseline(self) -> tuple[float, float, float] | None:
-        """The baseline run's loop time, and the wall and CPU factors against it."""
         reference = self.baseline_reference
-        if reference is None:
-            return None
-        return reference, factor(self.wall, reference), factor(self.cpu, reference)
+        return None if reference is None else self._scales(reference)
+
+    def _scales(self, reference: float) -> dict[str, float]:
+        """``sql_time`` is all time in the database, and stretches as the loop's wall time does."""
+        wall = factor(self.wall, reference)
+        time = stretch(wall, self.busy)
+        return {"time": time, "throughput": time, "sql_time": wall, "cpu": factor(self.cpu, reference)}
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "reference": self.reference,
             "loop": round(self.wall, 6),
             "loop_cpu": round(self.cpu, 6),
+            "busy": round(self.busy, 3),
             "time_factor": round(self.time_factor, 3),
             "cpu_factor": round(self.cpu_factor, 3),
         }
-        against = self._against_baseline()
-        if against is not None:
-            reference, wall, cpu = against
+        reference = self.baseline_reference
+        if reference is not None:
+            against = self._scales(reference)
             data["baseline_reference"] = reference
-            data["baseline_time_factor"] = round(wall, 3)
-            data["baseline_cpu_factor"] = round(cpu, 3)
+            data["baseline_time_factor"] = round(against["time"], 3)
+            data["baseline_cpu_factor"] = round(against["cpu"], 3)
         return data
 
     def describe(self) -> str:
@@ -114,19 +146,15 @@ class Calibration:
         with a baseline ``; against the baseline's 14ms: its times x 1.20, CPU times x 1.00``."""
         from .units import format_duration
 
-        text = (
-            f"calibration loop {format_duration(self.wall)} against {format_duration(self.reference)}: "
-            f"time limits x {self.time_factor:.2f}, cpu limits x {self.cpu_factor:.2f}"
-        )
-        against = self._against_baseline()
-        if against is not None:
-            reference, wall, cpu = against
+        text = f"calibration loop {format_duration(self.wall)} against {format_duration(self.reference)}"
+        if self.busy < 1.0:
+            text += f", the test busy {self.busy:.0%} of its time"
+        text += f": time limits x {self.time_factor:.2f}, cpu limits x {self.cpu_factor:.2f}"
+        reference = self.baseline_reference
+        if reference is not None:
+            against = self._scales(reference)
             text += (
                 f"; against the baseline's {format_duration(reference)}: "
-                f"its times x {wall:.2f}, CPU times x {cpu:.2f}"
+                f"its times x {against['time']:.2f}, CPU times x {against['cpu']:.2f}"
             )
         return text
-
-
-def _scales(wall: float, cpu: float) -> dict[str, float]:
-    return {"time": wall, "sql_time": wall, "throughput": wall, "cpu": cpu}

@@ -329,7 +329,10 @@ def _recorded_calibration(test: Mapping[str, Any], baseline_loop: float | None) 
     wall, cpu, reference = (float(recorded[key]) for key in ("loop", "loop_cpu", "reference"))
     if min(wall, cpu, reference) <= 0:
         raise ValueError(f"calibration of {test['nodeid']}: loop times must be positive")
-    return Calibration(reference, wall, cpu, baseline_loop)
+    busy = float(recorded.get("busy", 1.0))  # recorded since the busy share exists; before, all busy
+    if not 0.0 <= busy <= 1.0:
+        raise ValueError(f"calibration of {test['nodeid']}: busy must be between 0 and 1")
+    return Calibration(reference, wall, cpu, baseline_loop, busy)
 
 
 def load_baseline(path: Path) -> tuple[dict[str, Any] | None, str | None]:

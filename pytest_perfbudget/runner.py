@@ -146,7 +146,14 @@ def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration |
 
     before = loop_time()
     run_rounds(perf, plan, call, first_round_done=False, minimum=1)
-    return Calibration.around(reference, before, loop_time(), plan.baseline_calibration)
+    after = loop_time()
+    rounds = perf.measurement.rounds
+    spent = (
+        sum(sample.wall for sample in rounds),
+        sum(sample.cpu for sample in rounds),
+        sum(sample.queries.total_time for sample in rounds),
+    )
+    return Calibration.around(reference, before, after, spent, plan.baseline_calibration)
 
 
 def _thresholds(metric: str, verdict: Verdict, plan: Plan) -> list[float]:

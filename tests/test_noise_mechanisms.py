@@ -45,16 +45,22 @@ def event(text):
 class Clock:
     def __init__(self):
         self.now = 0.0
+        self.cpu = 0.0
         self.loop = (0.0, 0.0)  # what the calibration loop takes: wall, cpu
 
     def perf_counter(self):
         return self.now
 
     def process_time(self):
-        return self.now
+        return self.cpu
 
-    def take(self, seconds):
+    def take(self, seconds):  # compute: wall and CPU time
         event(f"call {seconds * 1000:g}ms")
+        self.now += seconds
+        self.cpu += seconds
+
+    def sleep(self, seconds):  # wait: wall time only
+        event(f"sleep {seconds * 1000:g}ms")
         self.now += seconds
 
     def loop_time(self):
@@ -199,6 +205,7 @@ def test_a_slower_machine_stretches_the_limit_of_the_re_measurement(run: Runner)
         "reference": 0.01,
         "loop": 0.015,
         "loop_cpu": 0.01,
+        "busy": 1.0,
         "time_factor": 1.5,
         "cpu_factor": 1.0,
     }
@@ -279,6 +286,33 @@ def test_a_cpu_limit_follows_the_loops_cpu_time_not_its_wait(run_serial: Runner)
     (violation,) = record["violations"]
     assert violation["metric"] == "cpu"
     assert "scale" not in violation
+
+
+def test_a_test_that_mostly_waits_is_stretched_for_its_busy_share_only(run_serial: Runner) -> None:
+    """The loop is twice as slow, but 100 of the test's 130 ms are a sleep that no machine lengthens."""
+    scripted(
+        run_serial,
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(time="100ms", retries=1, calibration="10ms")
+        def test_waits(clock):
+            clock.loop = (0.02, 0.02)
+            clock.take(0.03)
+            clock.sleep(0.1)
+        """,
+    )
+    result = run_serial("--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  time        130ms > 113ms (100ms x 1.13) (marker)",
+            "  (calibration loop 20ms against 10ms, the test busy 23% of its time:"
+            " time limits x 1.13, cpu limits x 2.00)",
+        ]
+    )
+    recorded = run_serial.record("test_timed.py::test_waits")["calibration"]
+    assert (recorded["busy"], recorded["time_factor"]) == (0.231, 1.13)
 
 
 def test_a_pattern_entry_can_turn_calibration_off(run_serial: Runner) -> None:
@@ -434,19 +468,25 @@ def test_compare_stretches_the_baseline_of_a_re_measured_test_as_the_run_would(
         )
 
 
-def test_compare_refuses_a_recorded_calibration_without_its_loop_times(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("recorded", "error"),
+    [
+        ({"reference": 0.01}, "missing 'loop'"),
+        (
+            {"reference": 0.01, "loop": 0.01, "loop_cpu": 0.01, "busy": 1.5},
+            "calibration of t.py::test_a: busy must be between 0 and 1",
+        ),
+    ],
+)
+def test_compare_refuses_a_recorded_calibration_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recorded: dict[str, float], error: str
 ) -> None:
-    test = {
-        "nodeid": "t.py::test_a",
-        "metrics": {"time": {"median": 0.1}},
-        "calibration": {"reference": 0.01},
-    }
+    test = {"nodeid": "t.py::test_a", "metrics": {"time": {"median": 0.1}}, "calibration": recorded}
     for name, tests in (("before.json", [dict(test, calibration=None)]), ("after.json", [test])):
         document = {"schema": "pytest-perfbudget/1", "environment": {"calibration": 0.01}, "tests": tests}
         (tmp_path / name).write_text(json.dumps(document), encoding="utf-8")
     assert main(["compare", str(tmp_path / "before.json"), str(tmp_path / "after.json")]) == EXIT_INPUT
-    assert capsys.readouterr().err.endswith("after.json: malformed report: missing 'loop'\n")
+    assert capsys.readouterr().err.endswith(f"after.json: malformed report: {error}\n")
 
 
 def test_a_stretched_baseline_is_judged_at_the_machines_speed_now() -> None:
@@ -523,9 +563,36 @@ def test_the_factor_is_kept_between_one_and_the_cap(loop: float, expected: float
 
 
 def test_around_a_re_measurement_the_loop_times_are_averaged() -> None:
-    found = Calibration.around(0.010, (0.012, 0.010), (0.018, 0.012))
-    assert (found.wall, found.cpu) == pytest.approx((0.015, 0.011))
+    found = Calibration.around(0.010, (0.012, 0.010), (0.018, 0.012), spent=(0.1, 0.1, 0.0))
+    assert (found.wall, found.cpu, found.busy) == pytest.approx((0.015, 0.011, 1.0))
     assert found.scales() == pytest.approx({"time": 1.5, "sql_time": 1.5, "throughput": 1.5, "cpu": 1.1})
+
+
+def test_wall_time_limits_stretch_for_the_busy_share_and_sql_time_for_the_loop() -> None:
+    found = Calibration(0.010, wall=0.020, cpu=0.020, busy=0.5)
+    assert found.scales() == pytest.approx({"time": 4 / 3, "throughput": 4 / 3, "sql_time": 2.0, "cpu": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("spent", "loop", "busy"),
+    [
+        ((0.1, 0.1, 0.0), (0.01, 0.01), 1.0),  # computes all along
+        ((0.1, 0.06, 0.0), (0.01, 0.006), 1.0),  # computes on a core it shares, as the loop did
+        ((0.1, 0.0, 0.0), (0.01, 0.01), 0.0),  # sleeps
+        ((0.1, 0.02, 0.03), (0.01, 0.01), 0.5),  # waits for a database half the time
+        ((0.1, 0.08, 0.08), (0.01, 0.01), 1.0),  # SQL on the CPU counts once at most
+        ((0.1, 0.05, 0.0), (0.01, 0.0), 1.0),  # a loop without CPU time tells nothing
+    ],
+)
+def test_the_busy_share_is_cpu_over_the_loops_share_plus_the_database(
+    spent: tuple[float, float, float], loop: tuple[float, float], busy: float
+) -> None:
+    assert calibration.busy_share(spent, *loop) == pytest.approx(busy)
+
+
+@pytest.mark.parametrize(("busy", "expected"), [(1.0, 2.0), (0.0, 1.0), (0.5, 4 / 3), (0.25, 8 / 7)])
+def test_the_stretch_follows_amdahls_law(busy: float, expected: float) -> None:
+    assert calibration.stretch(2.0, busy) == pytest.approx(expected)
 
 
 # --- judging against stretched limits ----------------------------------------------------------------
