@@ -16,6 +16,7 @@ from pytest_perfbudget.significance import (
     judge_regression,
     mann_whitney_u,
     stability,
+    without_slow_outliers,
 )
 
 # --- Mann-Whitney U ---------------------------------------------------------------------------
@@ -255,6 +256,39 @@ def test_alpha_sets_how_sure_it_must_be() -> None:
     after = [0.150, 0.148, 0.1005, 0.151, 0.149]  # p = 4/252
     assert judge_regression(BEFORE, after, 0.2, 0.001, alpha=0.05)[0]
     assert not judge_regression(BEFORE, after, 0.2, 0.001, alpha=0.01)[0]
+
+
+# One slow round at the same place in both runs: a collection that an allocation-heavy test triggers
+# (measured in the noise study: test_alloc[5ms] slowed 3x).
+COLLECTED_BEFORE = [0.00217, 0.00166, 0.01837, 0.00156, 0.00150]
+COLLECTED_AFTER = [0.00611, 0.00519, 0.00496, 0.01753, 0.00501]
+
+
+@pytest.mark.parametrize("statistic", ["min", "median"])
+def test_slow_outliers_do_not_hide_a_slowdown_of_the_other_rounds(statistic: str) -> None:
+    regressed, confidence = judge_regression(
+        COLLECTED_BEFORE, COLLECTED_AFTER, 0.2, 0.001, statistic=statistic
+    )
+    assert regressed
+    assert confidence == pytest.approx(1 - 1 / 70)  # 4 rounds against 4, fully separated
+
+
+def test_the_mean_is_judged_on_every_round() -> None:
+    regressed, confidence = judge_regression(COLLECTED_BEFORE, COLLECTED_AFTER, 0.2, 0.001, statistic="mean")
+    assert not regressed
+    assert confidence == pytest.approx(1 - 19 / 252)
+
+
+@pytest.mark.parametrize(
+    ("values", "kept"),
+    [
+        ([1.0, 1.1, 9.0, 1.2, 1.0], [1.0, 1.1, 1.2, 1.0]),
+        ([1.0, 1.1, 1.2, 1.0, 0.1], [1.0, 1.1, 1.2, 1.0, 0.1]),  # a fast round is no noise to set aside
+        ([1.0, 1.0, 5.0], [1.0, 1.0, 5.0]),  # three rounds: Q3 is halfway to the slow one
+    ],
+)
+def test_only_rounds_beyond_the_upper_fence_are_set_aside(values: list[float], kept: list[float]) -> None:
+    assert without_slow_outliers(values) == kept
 
 
 def _timing(rounds: list[float]) -> dict[str, object]:
