@@ -9,8 +9,9 @@ Markdown tables:
 2. noise (``--parts noise``): N repetitions, quiet and with a CPU hog (a spinning subprocess pinned
    to the last core), of every setting with budgets at k x the quiet median (k = 1.2, 1.5, 2) and
    against a quiet baseline (tolerance 20%): every failure is a false failure;
-3. slowdown (``--parts slowdown``): S quiet repetitions with every test slowed by 1.25x, 1.5x, 2x or
-   3x (rotating, so each test gets each factor), counting how many slowed tests fail.
+3. slowdown (``--parts slowdown``): S repetitions (quiet, or also under the hog with
+   ``--slowdown-conditions quiet,hog``) with every test slowed by 1.25x, 1.5x, 2x or 3x (rotating,
+   so each test gets each factor), counting how many slowed tests fail.
 
 Settings compared side by side (``--configs``, see :data:`CONFIGS`): rounds, retries, statistic,
 the metric budgeted (``time`` or ``cpu``; sleep tests get no ``cpu:`` budget, a wait uses no CPU),
@@ -670,30 +671,31 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
             out += _table(
                 ["setting", *(f"median factor, {c} (retried test-runs)" for c in conditions)], found
             )
-    if slow:
-        out.append("\n### Slowdowns caught (quiet machine)\n")
+    for condition in _conditions(slow):
+        machine = "quiet machine" if condition == "quiet" else condition
+        out.append(f"\n### Slowdowns caught ({machine})\n")
         caught = []
         for name, config in configs.items():
             for label, rule in rules(name, config):
                 for judgement in [*budgets, "baseline"]:
-                    row = [cell(slow, name, rule, judgement, keep=_slowed_by(f)) for f in FACTORS]
+                    row = [cell(slow, name, rule, judgement, condition, _slowed_by(f)) for f in FACTORS]
                     if any(value != "n/a" for value in row):
                         caught.append([label, judgement.replace("k=", "budget k="), *row])
         out += _table(["setting", "judged by", *(f"{f}x" for f in FACTORS)], caught)
         out.append(
-            f"\n### Slowdowns caught, changes over {2 * NOISE_FLOOR * 1000:g} ms"
+            f"\n### Slowdowns caught ({machine}), changes over {2 * NOISE_FLOOR * 1000:g} ms"
             " (the quiet median x (factor - 1)), against the baseline\n"
         )
         beyond = []
         for name, config in configs.items():
             for label, rule in rules(name, config):
                 keeps = [_slowed_beyond_floor(f, refs, configs) for f in FACTORS]
-                row = [cell(slow, name, rule, "baseline", keep=keep) for keep in keeps]
+                row = [cell(slow, name, rule, "baseline", condition, keep) for keep in keeps]
                 if any(value != "n/a" for value in row):
                     beyond.append([label, *row])
         out += _table(["setting", *(f"{f}x" for f in FACTORS)], beyond)
     quiet5 = [run for run in noise if run["condition"] == "quiet" and run["rounds"] == 5]
-    slow5 = [run for run in slow if run["rounds"] == 5]
+    slow5 = [run for run in slow if run["condition"] == "quiet" and run["rounds"] == 5]
     if quiet5 and slow5:
         out.append("\n### Effective slowdown: median wall time slowed / quiet (all rounds of 5-round runs)\n")
         found = []
@@ -797,6 +799,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="budgets at k x the quiet median that get runs (default all)",
     )
     parser.add_argument("--conditions", default="quiet,hog", help="quiet, hog or both (default)")
+    parser.add_argument(
+        "--slowdown-conditions", default="quiet", help="quiet (default), hog or both, for slowdown runs"
+    )
     parser.add_argument("--hog-label", default="hog", help="the hog condition's name in the tables")
     parser.add_argument(
         "--no-baseline", action="store_true", help="no baseline run for settings with retries"
@@ -837,8 +842,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "slowdown" in parts:
             tests = [t for t in next(iter(refs.runs.values()))[0]["tests"] if t != CALIBRATION]
             for rep in range(args.slowdown_n):
-                print(f"slowdown {rep + 1}/{args.slowdown_n}", file=sys.stderr)
-                study.repetition("slowdown", rep, "quiet", refs, slowdowns(rep, tests))
+                for condition in args.slowdown_conditions.split(","):
+                    print(f"slowdown {rep + 1}/{args.slowdown_n} {condition}", file=sys.stderr)
+                    study.repetition("slowdown", rep, condition, refs, slowdowns(rep, tests))
         study.log.close()
         print(f"{study.count} runs in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         print(tables(load_runs(work / "runs.jsonl"), configs))
