@@ -447,7 +447,7 @@ class PerfSession:
 
             self._environment = describe(self.config.rootpath, self.workers)
             # The calibration loop's time on this machine now: `perfbudget init` copies it into the
-            # budget file's `calibration` setting. About 30 ms, once per run that writes a report.
+            # budget file's `calibration` setting. 9-30 ms, once per run that writes a report.
             self._environment["calibration"] = round(reference_time(), 6)
         return self._environment
 
