@@ -481,12 +481,36 @@ def test_compare_stretches_the_baseline_of_a_re_measured_test_as_the_run_would(
 def test_compare_refuses_a_recorded_calibration_it_cannot_use(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], recorded: dict[str, float], error: str
 ) -> None:
-    test = {"nodeid": "t.py::test_a", "metrics": {"time": {"median": 0.1}}, "calibration": recorded}
-    for name, tests in (("before.json", [dict(test, calibration=None)]), ("after.json", [test])):
-        document = {"schema": "pytest-perfbudget/1", "environment": {"calibration": 0.01}, "tests": tests}
-        (tmp_path / name).write_text(json.dumps(document), encoding="utf-8")
+    _reports(tmp_path, after=0.1, calibration=recorded)
     assert main(["compare", str(tmp_path / "before.json"), str(tmp_path / "after.json")]) == EXIT_INPUT
     assert capsys.readouterr().err.endswith(f"after.json: malformed report: {error}\n")
+
+
+@pytest.mark.parametrize(("busy", "regressed"), [(1.0, False), (0.0, True)])
+def test_compare_stretches_for_the_recorded_busy_share(tmp_path: Path, busy: float, regressed: bool) -> None:
+    """The loop ran twice as slow: 130ms is within 100ms x 2 + 20% for a busy test, not for a sleep."""
+    _reports(
+        tmp_path, after=0.13, calibration={"reference": 0.01, "loop": 0.02, "loop_cpu": 0.02, "busy": busy}
+    )
+    arguments = ["compare", str(tmp_path / "before.json"), str(tmp_path / "after.json"), "--format", "json"]
+    assert main([*arguments, "-o", str(tmp_path / "c.json")]) == 0
+    (test,) = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["tests"]
+    assert bool(test["baseline"]["time"].get("regressed")) is regressed
+
+
+def _reports(path: Path, *, after: float, calibration: dict[str, float]) -> None:
+    """before.json (``t.py::test_a`` at 100 ms, loop 10 ms) and after.json (the test at ``after``,
+    re-measured with ``calibration``)."""
+    for name, test in (
+        ("before.json", {"metrics": {"time": {"median": 0.1}}}),
+        ("after.json", {"metrics": {"time": {"median": after}}, "calibration": calibration}),
+    ):
+        document = {
+            "schema": "pytest-perfbudget/1",
+            "environment": {"calibration": 0.01},
+            "tests": [{"nodeid": "t.py::test_a", **test}],
+        }
+        (path / name).write_text(json.dumps(document), encoding="utf-8")
 
 
 def test_a_stretched_baseline_is_judged_at_the_machines_speed_now() -> None:
@@ -579,7 +603,7 @@ def test_wall_time_limits_stretch_for_the_busy_share_and_sql_time_for_the_loop()
         ((0.1, 0.05, 0.0), (0.01, 0.0), 1.0),  # a loop without CPU time tells nothing
     ],
 )
-def test_the_busy_share_is_cpu_over_the_loops_share_plus_the_database(
+def test_the_busy_share_is_twice_the_cpu_over_the_loops_share_plus_the_database(
     spent: tuple[float, float, float], loop: tuple[float, float], busy: float
 ) -> None:
     assert calibration.busy_share(spent, *loop) == pytest.approx(busy)
