@@ -515,8 +515,9 @@ class PerfSession:
                 failed = {id(output): error for output, error in commit_all([o for _, o in staged])}
         except KeyboardInterrupt:
             outcome = "interrupted"
+        finally:
             for _, output in staged:
-                output.discard()
+                output.discard()  # what was not committed: no temporary file is left behind
         for shown, output in staged:
             failure = failed.get(id(output))
             if failure is not None:

@@ -144,6 +144,12 @@ def test_an_interrupt_while_rendering_keeps_every_old_report(run: Runner) -> Non
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
+def test_a_renderer_crashing_leaves_no_temporary_file(run_serial: Runner) -> None:
+    interrupted_run(run_serial, INTERRUPT_WHILE_RENDERING_HTML.replace("KeyboardInterrupt", "RuntimeError"))
+    assert read_reports(run_serial.pytester.path) == OLD
+    assert temporaries(run_serial.pytester.path) == []
+
+
 def test_an_interrupt_during_the_renames_writes_every_report(run: Runner) -> None:
     result = interrupted_run(run, INTERRUPT_AT_THE_FIRST_RENAME)
     written = read_reports(run.pytester.path)
