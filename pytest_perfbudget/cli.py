@@ -65,7 +65,7 @@ def _malformed(source: str) -> Iterator[None]:
 
 
 def _write(path: str | None, text: str | Iterable[str]) -> None:
-    """To ``path`` atomically, or to standard output without one."""
+    """To ``path`` (atomically where it is a regular file or new), or to standard output without one."""
     if path is None or path == "-":
         sys.stdout.writelines([text] if isinstance(text, str) else text)
         return
@@ -270,7 +270,7 @@ def _report(arguments: argparse.Namespace) -> int:
 
 def _init(arguments: argparse.Namespace) -> int:
     output = Path(arguments.output)
-    if output.exists() and not arguments.force:
+    if output.is_file() and not arguments.force:  # a device or a FIFO holds no budgets to lose
         raise CommandError(f"{output}: already exists; pass --force to replace it", EXIT_ARGUMENTS)
     document = _read(arguments.report)
     with _malformed(arguments.report):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .budget_cache import DocumentCache
     from .budget_file import BudgetFile
     from .reports.json_report import EncodedTests
+    from .reports.output import Staged
 
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
@@ -471,29 +472,63 @@ class PerfSession:
         step_summary = github.step_summary_path(os.environ)
         if not self.options.reports and step_summary is None:
             return
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        # A plugin that stops the run on purpose (--sw after a failure) ends it "interrupted"
+        # too, with a reason in session.shouldstop; -x ends it "failed". Both have reports.
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not session.shouldstop:
             self.report_errors.append("run interrupted: reports not written, earlier ones kept")
             return
-        from .reports import gc_paused, render_chunks, write_atomically
-        from .reports import render as render_report
-
-        with gc_paused():
-            document = self.document()
-            for path in self.options.reports:
-                try:
-                    chunks = render_chunks(path.suffix, document, self.baseline, self._json_lines)
-                    write_atomically(path, chunks)
-                except OSError as error:
-                    self.report_errors.append(f"could not write {path}: {error.strerror or error}")
-                else:
-                    self.written.append(str(path))
-            if step_summary is not None and self.records:
-                try:
-                    github.append_step_summary(step_summary, render_report(".md", document, self.baseline))
-                except OSError as error:
-                    self.report_errors.append(f"could not write {step_summary}: {error.strerror or error}")
+        if self._write_reports(step_summary) == "interrupted":
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         if self.report_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR  # CI must notice a missing report
+
+    def _write_reports(self, step_summary: Path | None) -> str:
+        """Every report rendered to a temporary first, then all put in place together.
+
+        Returns ``"interrupted"`` after a keyboard interrupt, which no earlier report survives
+        only half: see :func:`~pytest_perfbudget.reports.output.commit_all`. Else ``"done"``.
+        """
+        from .reports import gc_paused, github, render_chunks
+        from .reports import render as render_report
+        from .reports.output import commit_all, stage
+
+        staged: list[tuple[str, Staged]] = []  # the path as the user wrote it, and its output
+        failed: dict[int, OSError] = {}
+        outcome = "done"
+        try:
+            with gc_paused():
+                document = self.document()
+                for path in self.options.reports:
+                    chunks = render_chunks(path.suffix, document, self.baseline, self._json_lines)
+                    try:
+                        staged.append((str(path), stage(path, chunks)))
+                    except OSError as error:
+                        self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+                if step_summary is not None and self.records:
+                    markdown = render_report(".md", document, self.baseline)
+                    try:
+                        staged.append(("", github.stage_step_summary(step_summary, markdown)))
+                    except OSError as error:
+                        self.report_errors.append(
+                            f"could not write {step_summary}: {error.strerror or error}"
+                        )
+                failed = {id(output): error for output, error in commit_all([o for _, o in staged])}
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        finally:
+            for _, output in staged:
+                output.discard()  # what was not committed: no temporary file is left behind
+        for shown, output in staged:
+            failure = failed.get(id(output))
+            if failure is not None:
+                self.report_errors.append(
+                    f"could not write {shown or step_summary}: {failure.strerror or failure}"
+                )
+            elif output.committed and shown:
+                self.written.append(shown)
+        if outcome == "interrupted":
+            self.report_errors.append(f"interrupted while writing reports: {_interrupted_writes(staged)}")
+        return outcome
 
     def document(self) -> dict[str, Any]:
         """The JSON report document, which every other report is rendered from."""
@@ -524,6 +559,14 @@ class PerfSession:
 
             for annotation in github.annotations(self.document()):
                 terminalreporter.write_line(annotation)
+
+
+def _interrupted_writes(staged: Sequence[tuple[str, Staged]]) -> str:
+    """What an interrupt while writing ``staged`` left: all, none (earlier ones kept), or some."""
+    unwritten = sum(not output.committed for _, output in staged)
+    if unwritten == len(staged):
+        return "none written, earlier ones kept"
+    return f"{unwritten} of {len(staged)} not written" if unwritten else "all written"
 
 
 class DirectCalls:

@@ -1,45 +1,16 @@
-"""Report files: what they contain, and writing them so that none is ever half written."""
+"""Report files: what they contain, and writing them so that none is ever half written
+(:mod:`.output`)."""
 
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from .output import write_atomically
 
-def write_atomically(path: Path, text: str | Iterable[str]) -> None:
-    """Write ``text`` (or its pieces, in order) to a temporary file beside ``path``, then replace
-    ``path`` with it.
-
-    An interrupted or failed write leaves the previous report untouched.
-    """
-    import tempfile  # not in an idle run's imports
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            if isinstance(text, str):
-                stream.write(text)
-            else:
-                stream.writelines(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, _file_mode())  # mkstemp makes it private; a report is an ordinary file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode() -> int:
-    """0o666 less the umask, as ``open()`` would create the file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+__all__ = ["REPORT_SUFFIXES", "gc_paused", "render", "render_chunks", "write_atomically"]
 
 
 REPORT_SUFFIXES = (".json", ".md", ".html")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..enforce import violation_text
+from .output import Staged, stage
 
 
 def step_summary_path(environ: Mapping[str, str]) -> Path | None:
@@ -22,18 +23,23 @@ def step_summary_path(environ: Mapping[str, str]) -> Path | None:
     return Path(path) if path else None
 
 
-def append_step_summary(path: Path, markdown: str) -> None:
-    """Append ``markdown`` to the summary, keeping what earlier steps and tools wrote.
+def stage_step_summary(path: Path, markdown: str) -> Staged:
+    """``markdown`` ready to be appended to the summary, keeping what earlier steps and tools wrote.
 
-    A plain append, not :func:`~pytest_perfbudget.reports.write_atomically`:
-    the runner owns this file and other tools in the same step append to it
-    too; replacing it could lose their lines. A blank line separates our
-    part from what came before.
+    Appended, not replaced: the runner owns this file and other tools in the same step append
+    to it too; replacing it could lose their lines. A blank line separates our part from
+    what came before.
     """
-    with path.open("a", encoding="utf-8") as stream:
-        if stream.tell() > 0:
-            stream.write("\n")
-        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return stage(path, markdown if markdown.endswith("\n") else markdown + "\n", append=True)
+
+
+def append_step_summary(path: Path, markdown: str) -> None:
+    """Append ``markdown`` to the summary now (see :func:`stage_step_summary`)."""
+    staged = stage_step_summary(path, markdown)
+    try:
+        staged.commit()
+    finally:
+        staged.discard()
 
 
 def escape_data(text: str) -> str:
