@@ -65,6 +65,18 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
     return record
 
 
+def crashed_record(nodeid: str, budget: TestBudget, message: str) -> TestRecord:
+    """The record of a test whose xdist worker died while running it: nothing was measured.
+
+    ``message`` is xdist's (``worker 'gw0' crashed while running ...``).
+    """
+    path = nodeid.split("::")[0]
+    record = new_record(nodeid, (path, None, path), budget, {})
+    record["outcome"] = "error"
+    record["crash"] = message
+    return record
+
+
 # These run for every record of a run (summaries) and of a report (100,000 tests): most
 # records have no violation and no baseline, so that case returns before any generator.
 
@@ -87,6 +99,11 @@ def is_improved(record: TestRecord) -> bool:
         return False
     changes = record["baseline"].values()
     return not is_regressed(record) and any(change.get("improved") for change in changes)
+
+
+def is_crashed(record: TestRecord) -> bool:
+    """The test's worker died while running it: listed, not measured."""
+    return "crash" in record
 
 
 def is_unstable(record: TestRecord) -> bool:
