@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .budgets import TestBudget
+from .measure import MEMORY_LOST
 from .runner import Verdict
 
 TestRecord = dict[str, Any]
@@ -54,6 +55,8 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
         record["retries"] = verdict.retries_used
     if verdict.tracer is not None:
         record["timings_not_judged"] = verdict.tracer
+    if metrics.memory_lost:
+        record["memory_not_measured"] = MEMORY_LOST
     if verdict.calibration is not None:
         record["calibration"] = verdict.calibration.to_json()
     if verdict.unstable is not None:
