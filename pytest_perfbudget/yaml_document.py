@@ -54,26 +54,33 @@ def read(text: str) -> Located | None:
     """
     try:
         loader = _Loader(text)
-    except yaml.reader.ReaderError as error:  # the pure-Python reader refuses control characters here
-        raise YamlError(error.reason, _reader_line(text, error)) from None
-    try:
-        return _Builder(cast(_Events, loader)).document()
-    except yaml.reader.ReaderError as error:  # libyaml's, while parsing
-        raise YamlError(error.reason, _reader_line(text, error)) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise YamlError(str(error.problem or error.context), mark.line + 1 if mark else None) from None
+        try:
+            return _Builder(cast(_Events, loader)).document()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
-        raise YamlError(str(error)) from None
-    finally:
-        loader.dispose()
+        raise _syntax_error(text, error) from None
 
 
-def _reader_line(text: str, error: yaml.reader.ReaderError) -> int:
-    """libyaml counts the position in UTF-8 bytes, the pure-Python reader in characters."""
-    if _Loader is yaml.SafeLoader:
-        return text[: error.position].count("\n") + 1
-    return text.encode("utf-8", "surrogatepass")[: error.position].count(b"\n") + 1
+def _syntax_error(text: str, error: yaml.YAMLError) -> YamlError:
+    """What is wrong with ``text``, in the pure-Python parser's words: libyaml's are terser, and
+    the messages then read the same wherever PyYAML was installed without libyaml."""
+    if _Loader is not yaml.SafeLoader:
+        try:
+            loader = yaml.SafeLoader(text)
+            try:
+                while cast(_Events, loader).check_event():
+                    cast(_Events, loader).get_event()
+            finally:
+                loader.dispose()
+        except yaml.YAMLError as python_error:
+            error = python_error
+    if isinstance(error, yaml.reader.ReaderError):  # control characters, bad encoding
+        return YamlError(error.reason, text[: error.position].count("\n") + 1)
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        return YamlError(str(error.problem or error.context), mark.line + 1 if mark else None)
+    return YamlError(str(error))
 
 
 def _line(event: yaml.Event) -> int | None:
