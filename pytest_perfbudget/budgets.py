@@ -188,6 +188,23 @@ def _parse_positive(value: object) -> int:
     return count
 
 
+# Most calls of a test one setting may ask for: a run must end. Rounds and warm-up calls beyond
+# ten thousand measure nothing new; every retry repeats all the rounds.
+MAX_ROUNDS = 10_000
+MAX_WARMUP = 10_000
+MAX_RETRIES = 100
+
+
+def _at_most(parse: Callable[[object], int], maximum: int) -> Callable[[object], int]:
+    def parse_bounded(value: object) -> int:
+        count = parse(value)
+        if count > maximum:
+            raise ValueError(f"must be at most {maximum}, got {count}")
+        return count
+
+    return parse_bounded
+
+
 def _parse_calibration(value: object) -> float | None:
     """A time; ``0`` turns calibration off (for an entry or a marker under a file-wide setting)."""
     seconds = parse_duration(value)
@@ -214,10 +231,10 @@ _METRIC_PARSERS: dict[str, Callable[[object], float]] = {
 }
 
 _SETTING_PARSERS: dict[str, Callable[[object], Any]] = {
-    "rounds": _parse_positive,
-    "warmup": parse_count,
+    "rounds": _at_most(_parse_positive, MAX_ROUNDS),
+    "warmup": _at_most(parse_count, MAX_WARMUP),
     "statistic": _parse_statistic,
-    "retries": parse_count,
+    "retries": _at_most(parse_count, MAX_RETRIES),
     "calibration": _parse_calibration,
     "level": _parse_level,
     "noise_floor": parse_duration,

@@ -14,6 +14,7 @@ Exit codes, the same for every subcommand:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,12 +68,35 @@ def _malformed(source: str) -> Iterator[None]:
 def _write(path: str | None, text: str | Iterable[str]) -> None:
     """To ``path`` (atomically where it is a regular file or new), or to standard output without one."""
     if path is None or path == "-":
-        sys.stdout.writelines([text] if isinstance(text, str) else text)
+        with _standard_output():
+            sys.stdout.writelines([text] if isinstance(text, str) else text)
         return
     try:
         write_atomically(Path(path), text)
     except OSError as error:
         raise CommandError(f"{path}: cannot write: {error.strerror or error}", EXIT_INPUT) from None
+
+
+@contextmanager
+def _standard_output() -> Iterator[None]:
+    """Writes to standard output, flushed: a full disk or a closed pipe is one ``error:`` line."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as error:
+        _discard_standard_output()
+        raise CommandError(f"standard output: cannot write: {error.strerror or error}", EXIT_INPUT) from None
+
+
+def _discard_standard_output() -> None:
+    """Point standard output at the null device, so that what is still buffered does not fail
+    again, with a traceback, when the interpreter flushes it on exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # not a file descriptor (captured): nothing is flushed on exit
+        pass
 
 
 def render_as(
@@ -97,7 +121,8 @@ def _check(arguments: argparse.Namespace) -> int:
     except budget_file.BudgetFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{arguments.file}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
+    with _standard_output():
+        print(f"{arguments.file}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
     return EXIT_OK
 
 
@@ -275,7 +300,10 @@ def _init(arguments: argparse.Namespace) -> int:
     document = _read(arguments.report)
     with _malformed(arguments.report):
         text = init_budgets.budget_file_text(document, headroom=arguments.headroom, source=arguments.report)
-    count = len(budget_file.parse(text, str(output)).entries)  # what we write must pass `perfbudget check`
+    try:  # what we write must pass `perfbudget check`
+        count = len(budget_file.parse(text, str(output)).entries)
+    except budget_file.BudgetFileError as error:  # a test id YAML cannot hold (a lone surrogate)
+        raise CommandError(f"{arguments.report}: cannot write these budgets: {error}", EXIT_INPUT) from None
     _write(str(output), text)
     print(f"{output}: budgets for {count} test{'s' * (count != 1)}", file=sys.stderr)
     return EXIT_OK

@@ -8,6 +8,8 @@ on two JSON reports.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,11 @@ COMPARED: dict[str, bool] = {
 TIMINGS = frozenset({"time", "cpu", "sql_time"})
 SIGNIFICANCE_ROUNDS = 3  # both runs need this many rounds for a significance test
 ENVIRONMENT_KEYS = ("python", "implementation", "platform", "machine", "cpu")
+# The largest metric value a report may hold: 31 million years, a petabyte, 10^15 queries.
+# Beyond it a value is a mistake or a forgery, and arithmetic on it would overflow to infinity.
+MAX_METRIC_VALUE = 1e15
+# A number too large for a float (1e999) reads as infinity: only a text with one is read again.
+_HUGE_EXPONENT = re.compile(r"[0-9][eE]\+?0*[0-9]{3}")
 
 
 class BaselineError(Exception):
@@ -205,25 +212,88 @@ def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any])
 
 
 def load_report(path: Path, what: str = "report") -> dict[str, Any]:
-    """Read a JSON report, refusing anything that is not one with a clear message."""
+    """Read a JSON report, refusing anything that is not one with a clear message.
+
+    A report is user input: NaN, infinities, and metric values that are negative or
+    beyond :data:`MAX_METRIC_VALUE` are refused with the test they belong to.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BaselineError(f"{path}: {what} file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BaselineError(f"{path}: cannot read the {what}: {error}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BaselineError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    document = _parse_json(path, text)
     if not isinstance(document, dict) or not str(document.get("schema", "")).startswith("pytest-perfbudget/"):
         raise BaselineError(f"{path}: not a pytest-perfbudget JSON report (no 'schema: pytest-perfbudget/1')")
+    if not isinstance(document.get("environment", {}), dict):
+        raise BaselineError(f"{path}: malformed report: 'environment' must be a mapping")
     tests = document.get("tests")
     if not isinstance(tests, list) or not all(isinstance(test, dict) and "nodeid" in test for test in tests):
         raise BaselineError(
             f"{path}: malformed report: 'tests' must be a list of test records with a 'nodeid'"
         )
+    for test in tests:
+        problem = _bad_metrics(test.get("metrics", {}))
+        if problem is not None:
+            raise BaselineError(f"{path}: malformed report: test '{test['nodeid']}': {problem}")
     return document
+
+
+class _NotANumber(ValueError):
+    """NaN or an infinity, which JSON does not have and Python's reader accepts."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotANumber(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotANumber(text)
+    return value
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    finite = _finite if _HUGE_EXPONENT.search(text) else None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=finite)
+    except json.JSONDecodeError as error:
+        raise BaselineError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    except _NotANumber as error:
+        raise BaselineError(f"{path}: not valid JSON: {error} is not a finite number") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: not valid JSON: it nests too deeply") from None
+
+
+def _bad_metrics(metrics: object) -> str | None:
+    """What is wrong with a record's metrics, or None: each compared one is a number (a
+    timing: its statistics and rounds are) from 0 to :data:`MAX_METRIC_VALUE`."""
+    if type(metrics) is not dict:
+        return "'metrics' must be a mapping"
+    for metric in COMPARED:
+        value = metrics.get(metric)
+        if value is None or value.__class__ is bool:
+            continue
+        if type(value) is dict:
+            rounds = value.get("rounds", [])
+            numbers = [number for key, number in value.items() if key != "rounds" and key != "traced"]
+            if type(rounds) is not list:
+                return f"'{metric}' rounds must be a list"
+            numbers += rounds
+        else:
+            numbers = [value]
+        try:
+            if numbers and not (min(numbers) >= 0 and max(numbers) <= MAX_METRIC_VALUE):
+                return f"'{metric}' must be between 0 and {MAX_METRIC_VALUE:g}, got {_outside(numbers)}"
+        except TypeError:
+            return f"'{metric}' must be a number or a mapping of statistics to numbers"
+    return None
+
+
+def _outside(numbers: list[Any]) -> object:
+    return next(number for number in numbers if not 0 <= number <= MAX_METRIC_VALUE)
 
 
 def calibration_loop(document: Mapping[str, Any]) -> float | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .budgets import NOISY_METRICS, Limit
+from .measure import MEMORY_LOST
 from .metrics import Metrics
 from .queries import Suspect
 from .units import format_duration, format_rate, format_size
@@ -94,7 +95,8 @@ def violation_comparison(
     """
     shown_limit = format_value(metric, limit)
     if actual is None:
-        return f"not measured (limit {shown_limit}; count operations with perf.ops(n))"
+        why = MEMORY_LOST if metric == "memory" else "count operations with perf.ops(n)"
+        return f"not measured (limit {shown_limit}; {why})"
     floor = metric == "throughput"
     sign = "<" if floor else ">"
     notes = []
@@ -166,6 +168,8 @@ def evaluate(
         value = metrics.values.get(limit.metric)
         actual = metrics.actual(limit.metric, stat)
         if actual is None and limit.metric not in ("throughput",):
+            if limit.metric == "memory" and metrics.memory_lost:  # said, never failed: not known
+                violations.append(Violation(limit, None, None, "warn", block, scale=scale))
             continue  # not measured (memory outside a traced round): nothing to judge
         if _broken(limit, actual, scale):
             uses_statistic = isinstance(value, dict) or limit.metric == "throughput"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -56,9 +57,24 @@ def memory_budget(size: float, headroom: float) -> str:
     return _with_unit(size * (1 + headroom), SIZE_STEPS)
 
 
+# Characters YAML does not allow as they are (C1 controls, surrogates, U+FFFE/U+FFFF) or reads
+# as line breaks (NEL, U+2028, U+2029); JSON's quoting escapes only the C0 controls of these.
+_UNWRITABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(character: re.Match[str]) -> str:
+    return f"\\u{ord(character.group()):04x}"
+
+
 def _quote(text: str) -> str:
-    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it) that reads back as
+    ``text``: other characters are written as they are, for ids in any script."""
+    return _UNWRITABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+def _comment(text: str) -> str:
+    """``text`` on one comment line: what YAML would not take there becomes ``?``."""
+    return _UNWRITABLE.sub("?", " ".join(text.split()))
 
 
 def _entry(test: Mapping[str, Any], headroom: float, with_queries: bool) -> list[str]:
@@ -96,7 +112,7 @@ def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_H
     percent = f"{round(headroom * 100, 6):g}%"
     settings = _settings(document.get("environment") or {})
     header = [
-        f"# Budgets written by `perfbudget init` from {' '.join(source.split())}.",
+        f"# Budgets written by `perfbudget init` from {_comment(source)}.",
         f"# Time limits the median over rounds with {percent} headroom (at least 1ms);",
         f"# memory has {percent} headroom"
         + ("; queries are the counts measured." if with_queries else "; the run made no SQL queries."),

@@ -7,9 +7,9 @@ process, all threads, user + system).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import perf_counter, process_time  # bound now: tests may patch the time module
 from typing import Any
 
 from .queries import QueryLog, capture
@@ -24,6 +24,7 @@ class Sample:
     traced: bool = False  # ran under tracemalloc: its timings are not judged
     ops: int = 0
     memory: int | None = None  # peak traced bytes above the start of the call
+    memory_lost: bool = False  # traced, but the call broke the trace (see _MemoryTrace)
     rss: int | None = None  # growth of resident memory, bytes
     queries: QueryLog = field(default_factory=QueryLog)
 
@@ -34,8 +35,17 @@ class Sample:
         return self.ops / self.wall
 
 
+MEMORY_LOST = "tracemalloc was stopped, restarted or cleared during the call"
+
+
 class _MemoryTrace:
-    """tracemalloc around one call; leaves tracing on if someone else had started it."""
+    """tracemalloc around one call; leaves tracing on if someone else had started it.
+
+    The call may stop, restart or clear tracemalloc itself (a test measuring its own memory):
+    the peak read afterwards then says nothing about the call. An object allocated once
+    tracing runs marks the trace: when tracemalloc no longer knows where it was allocated,
+    the trace was broken, and the memory is not measured (None), rather than a false 0.
+    """
 
     def __init__(self) -> None:
         import tracemalloc  # here: most runs trace no memory
@@ -45,15 +55,17 @@ class _MemoryTrace:
             tracemalloc.start()
         else:
             tracemalloc.reset_peak()
+        self._marker = object()
         self._start, _ = tracemalloc.get_traced_memory()
 
-    def stop(self) -> int:
+    def stop(self) -> int | None:
         import tracemalloc
 
         _, peak = tracemalloc.get_traced_memory()
+        intact = tracemalloc.get_object_traceback(self._marker) is not None
         if self._started_here:
             tracemalloc.stop()
-        return max(peak - self._start, 0)
+        return max(peak - self._start, 0) if intact else None
 
 
 def _rss() -> int:
@@ -71,17 +83,18 @@ class Meter:
         capture.log = self.sample.queries
         self._rss_start = _rss() if rss else None
         self._trace = _MemoryTrace() if traced else None
-        self._cpu_start = time.process_time()
-        self._wall_start = time.perf_counter()
+        self._cpu_start = process_time()
+        self._wall_start = perf_counter()
 
     def stop(self) -> Sample:
-        wall_end = time.perf_counter()
-        cpu_end = time.process_time()
+        wall_end = perf_counter()
+        cpu_end = process_time()
         sample = self.sample
         sample.wall = wall_end - self._wall_start
         sample.cpu = cpu_end - self._cpu_start
         if self._trace is not None:
             sample.memory = self._trace.stop()
+            sample.memory_lost = sample.memory is None
         if self._rss_start is not None:
             sample.rss = max(_rss() - self._rss_start, 0)
         capture.log = self._previous_log

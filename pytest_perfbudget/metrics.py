@@ -72,6 +72,7 @@ class Metrics:
     values: dict[str, Any]
     suspects: list[Suspect]
     slowest_statement: str | None = None
+    memory_lost: bool = False  # traced, but the call broke the trace: memory is not measured
 
     def actual(self, metric: str, stat: str) -> float | None:
         """The value a limit on ``metric`` is compared with, or None when not measured."""
@@ -129,7 +130,7 @@ def compute(
         statements = [statement for sample in everything for statement in sample.queries]
         if statements:
             slowest = max(statements, key=lambda statement: statement.duration).shape
-    return Metrics(values, suspects, slowest)
+    return Metrics(values, suspects, slowest, traced is not None and traced.memory_lost)
 
 
 def plain_values(wall: float, cpu: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from .reports import REPORT_SUFFIXES
 
 MODES = ("enforce", "warn", "off")
+MAX_ROUNDS = 10_000  # budgets.MAX_ROUNDS, not imported from there: an idle run does not import it
 
 
 class Options(NamedTuple):  # not a dataclass: imported in every run, and four times quicker to define
@@ -114,8 +115,8 @@ def resolve(config: pytest.Config) -> Options:
         raise pytest.UsageError(f"ini key perf_mode: unknown mode '{mode}'; use enforce, warn or off")
 
     rounds: int | None = config.getoption("perf_rounds")
-    if rounds is not None and rounds < 1:
-        raise pytest.UsageError(f"--perf-rounds: must be at least 1, got {rounds}")
+    if rounds is not None and not 1 <= rounds <= MAX_ROUNDS:
+        raise pytest.UsageError(f"--perf-rounds: must be between 1 and {MAX_ROUNDS}, got {rounds}")
     if rounds is None:
         rounds = _ini_rounds(str(config.getini("perf_rounds") or "").strip())
 
@@ -128,6 +129,8 @@ def resolve(config: pytest.Config) -> Options:
 def _ini_rounds(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
-        raise pytest.UsageError(f"ini key perf_rounds: expected a whole number of at least 1, got '{text}'")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ROUNDS:
+        raise pytest.UsageError(
+            f"ini key perf_rounds: expected a whole number between 1 and {MAX_ROUNDS}, got '{text}'"
+        )
     return int(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .budgets import TestBudget
+from .measure import MEMORY_LOST
 from .runner import Verdict
 
 TestRecord = dict[str, Any]
@@ -54,6 +55,8 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
         record["retries"] = verdict.retries_used
     if verdict.tracer is not None:
         record["timings_not_judged"] = verdict.tracer
+    if metrics.memory_lost:
+        record["memory_not_measured"] = MEMORY_LOST
     if verdict.calibration is not None:
         record["calibration"] = verdict.calibration.to_json()
     if verdict.unstable is not None:
@@ -62,6 +65,18 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
         record["baseline"] = {change.metric: change.to_json() for change in verdict.changes}
     if verdict.block_metrics:
         record["blocks"] = {name: block.values for name, block in verdict.block_metrics.items()}
+    return record
+
+
+def crashed_record(nodeid: str, budget: TestBudget, message: str) -> TestRecord:
+    """The record of a test whose xdist worker died while running it: nothing was measured.
+
+    ``message`` is xdist's (``worker 'gw0' crashed while running ...``).
+    """
+    path = nodeid.split("::")[0]
+    record = new_record(nodeid, (path, None, path), budget, {})
+    record["outcome"] = "error"
+    record["crash"] = message
     return record
 
 
@@ -87,6 +102,11 @@ def is_improved(record: TestRecord) -> bool:
         return False
     changes = record["baseline"].values()
     return not is_regressed(record) and any(change.get("improved") for change in changes)
+
+
+def is_crashed(record: TestRecord) -> bool:
+    """The test's worker died while running it: listed, not measured."""
+    return "crash" in record
 
 
 def is_unstable(record: TestRecord) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Generator, Sequence
+from time import perf_counter, process_time  # bound now: tests may patch the time module
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -24,7 +24,7 @@ from .metrics import plain_values
 from .options import Options
 from .queries import QueryLog, capture
 from .recorder import Perf, Plan
-from .results import REPORT_ATTRIBUTE, TestRecord, build_record, new_record
+from .results import REPORT_ATTRIBUTE, TestRecord, build_record, crashed_record, new_record
 from .runner import Verdict, judge, plain_call_within_budget, run_rounds
 from .sql import SqlInstrumentation
 
@@ -45,6 +45,7 @@ PERF_KEY = pytest.StashKey[Perf]()
 USAGE_ERROR_KEY = pytest.StashKey[str]()
 DIRECT_KEY = pytest.StashKey[bool]()  # measured around pytest_runtest_call (unittest, doctest)
 USAGE_ERROR_ATTRIBUTE = "perfbudget_usage_error"
+CRASH_PHASE: str = "???"  # the phase of xdist's report of a test whose worker died (os._exit, a signal)
 DIRECT_PLUGIN = "perfbudget-direct-calls"
 USAGE_ERRORS_PLUGIN = "perfbudget-usage-errors"
 
@@ -186,13 +187,13 @@ class PerfSession:
         self._marked[id(node)] = (node, found)
         return found
 
-    def _budget(self, item: pytest.Item, matching: tuple[int, ...], marker: Any) -> TestBudget:
+    def _budget(self, nodeid: str, matching: tuple[int, ...], marker: Any) -> TestBudget:
         if marker is None:
             known = self._budgets.get(matching)
             if known is not None:
                 return known
         entries = [self._entries[index] for index in matching]
-        budget = resolve(item.nodeid, self._settings, entries, marker, self._forced)
+        budget = resolve(nodeid, self._settings, entries, marker, self._forced)
         if marker is None:
             self._budgets[matching] = budget
         return budget
@@ -210,7 +211,7 @@ class PerfSession:
             plan = self._plans.get(matching)
             if plan is not None:
                 return plan
-        budget = self._budget(item, matching, marker)
+        budget = self._budget(nodeid, matching, marker)
         trace = self.options.memory or budget.has_any(("memory",))
         rss = self.options.memory or budget.has_any(("rss",))
         plan = Plan(
@@ -295,16 +296,16 @@ class PerfSession:
         # Inline rather than a Meter: a Meter and its Sample cost more than the rest of this path.
         log = QueryLog()
         previous_log, capture.log = capture.log, log
-        cpu_start = time.process_time()
-        wall_start = time.perf_counter()
+        cpu_start = process_time()
+        wall_start = perf_counter()
         try:
             result = yield
         except BaseException:
             capture.log = previous_log
             self._conclude(pyfuncitem, plan, None)
             raise
-        wall = time.perf_counter() - wall_start
-        cpu = time.process_time() - cpu_start
+        wall = perf_counter() - wall_start
+        cpu = process_time() - cpu_start
         capture.log = previous_log
         if plain_call_within_budget(wall, cpu, log, plan):
             if self._keeps_every_record:
@@ -384,7 +385,10 @@ class PerfSession:
         if when == "call":
             self._gather_call(report)
         elif report.outcome == "failed":
-            self._gather_failure(report, when)
+            if when == CRASH_PHASE:
+                self._gather_crash(report)
+            else:
+                self._gather_failure(report, when)
 
     def _gather_call(self, report: pytest.TestReport) -> None:
         attributes = report.__dict__  # not getattr(report, name, None): a miss raises and catches
@@ -419,6 +423,25 @@ class PerfSession:
             failed["outcome"] = "error"
             if self._json_lines is not None:
                 self._json_lines.add(failed)
+
+    def _gather_crash(self, report: pytest.TestReport) -> None:
+        """On the xdist controller: a test whose worker died is listed as an error, not measured.
+
+        Only when every test is measured: with markers alone, the controller cannot tell
+        whether the test was one to measure.
+        """
+        if not self._everything:
+            return
+        nodeid = report.nodeid
+        record = self.records.get(nodeid)  # the worker died in the test's teardown
+        if record is None:
+            budget = self._budget(nodeid, self._matching(nodeid), None)
+            record = crashed_record(nodeid, budget, str(report.longrepr))
+            self.records[nodeid] = record
+        else:
+            record["outcome"], record["crash"] = "error", str(report.longrepr)
+        if self._json_lines is not None:
+            self._json_lines.add(record)
 
     def warnings(self) -> list[str]:
         warnings = [

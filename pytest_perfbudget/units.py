@@ -13,7 +13,7 @@ from collections.abc import Iterable
 TIME_UNITS: dict[str, float] = {
     "ns": 1e-9,
     "us": 1e-6,
-    "µs": 1e-6,
+    "µs": 1e-6,  # the micro sign, U+00B5
     "ms": 1e-3,
     "s": 1.0,
     "min": 60.0,
@@ -28,6 +28,9 @@ SIZE_UNITS: dict[str, int] = {
     "GiB": 1024**3,
 }
 RATE_UNITS: dict[str, float] = {"s": 1.0, "min": 1 / 60}
+# Spellings of a unit that are the same unit: the Greek letter mu (U+03BC), which keyboards and
+# input methods give for "µ", and which NFKC normalization turns the micro sign into.
+UNIT_ALIASES = {"μs": "µs"}
 
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([^\s0-9.].*?)?\s*$")
 
@@ -82,22 +85,33 @@ def _describe(value: object) -> str:
 
 
 def _unit_factor(unit: str, units: dict[str, float] | dict[str, int], what: str) -> float:
+    unit = UNIT_ALIASES.get(unit, unit)
     if unit not in units:
         raise ValueError(f"unknown {what} unit '{unit}'{did_you_mean(unit, units)}")
     return float(units[unit])
 
 
+def _scaled(number: float, factor: float, value: object, what: str) -> float:
+    """``number`` in base units; finite, since reports are JSON and JSON has no infinity."""
+    scaled = number * factor
+    if scaled == float("inf"):
+        raise ValueError(f"{what} is too large, got {value}")
+    return scaled
+
+
 def parse_duration(value: object) -> float:
     """``"200ms"`` -> 0.2; a bare number is seconds."""
     number, unit = _split(value, "a time")
-    return number if unit is None else number * _unit_factor(unit, TIME_UNITS, "time")
+    return (
+        number if unit is None else _scaled(number, _unit_factor(unit, TIME_UNITS, "time"), value, "a time")
+    )
 
 
 def parse_size(value: object) -> int:
     """``"20MB"`` -> 20_000_000; a bare number is bytes."""
     number, unit = _split(value, "a memory size")
     factor = 1.0 if unit is None else _unit_factor(unit, SIZE_UNITS, "memory")
-    return round(number * factor)
+    return round(_scaled(number, factor, value, "a memory size"))
 
 
 def parse_count(value: object) -> int:
@@ -126,7 +140,7 @@ def parse_rate(value: object) -> float:
         number, unit = _split(amount, "a throughput")
         if unit is not None:
             raise ValueError(f"cannot read throughput '{value}'")
-        return number * _unit_factor(per.strip(), RATE_UNITS, "throughput")
+        return _scaled(number, _unit_factor(per.strip(), RATE_UNITS, "throughput"), value, "a throughput")
     number, unit = _split(value, "a throughput")
     if unit is not None:
         raise ValueError(f"cannot read throughput '{value}' (write it as '5000/s')")

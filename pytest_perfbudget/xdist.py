@@ -19,25 +19,31 @@ STALE_KEY = "perfbudget_stale_patterns"
 
 
 class XdistHooks:
+    """Counts the workers: the most that ran at once, so that a worker that crashed and was
+    replaced (``gw2`` for ``-n 2``) is not counted twice."""
+
     def __init__(self, session: PerfSession | None = None) -> None:
         self.session: PerfSession | None = None
-        self.nodes: set[str] = set()
+        self.running: set[str] = set()
+        self.workers = 0
         if session is not None:
             self.attach(session)
 
     def attach(self, session: PerfSession) -> None:
         self.session = session
-        session.workers = len(self.nodes)
+        session.workers = self.workers
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodeready(self, node: Any) -> None:
-        self.nodes.add(node.gateway.id)
+        self.running.add(node.gateway.id)
+        self.workers = max(self.workers, len(self.running))
         if self.session is not None:
-            self.session.workers = len(self.nodes)
+            self.session.workers = self.workers
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """Every worker collects the same tests: take the stale patterns the first one found."""
+        self.running.discard(node.gateway.id)
         stale = getattr(node, "workeroutput", {}).get(STALE_KEY)
         if stale is not None and self.session is not None and not self.session.stale_patterns:
             self.session.stale_patterns = list(stale)

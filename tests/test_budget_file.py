@@ -419,6 +419,54 @@ ERRORS = [
         """\
         version: 1
         settings:
+          rounds: 100000000000000000000
+        """,
+        "budgets.yml:3: 'rounds': must be at most 10000, got 100000000000000000000",
+        id="endless-rounds",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            warmup: 10001
+        """,
+        "budgets.yml:4: 'warmup': must be at most 10000, got 10001",
+        id="endless-warmup",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        settings:
+          retries: 1000
+        """,
+        "budgets.yml:3: 'retries': must be at most 100, got 1000",
+        id="endless-retries",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            time: 1e308min
+        """,
+        "budgets.yml:4: 'time': a time is too large, got 1e308min",
+        id="infinite-time",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            memory: 1e308GB
+        """,
+        "budgets.yml:4: 'memory': a memory size is too large, got 1e308GB",
+        id="infinite-memory",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        settings:
           tolerance:
             tiem: 20%
         """,
@@ -630,6 +678,63 @@ def test_a_huge_number_is_a_budget_file_error(metric: str, value: str) -> None:
 def test_a_control_character_is_a_budget_file_error(text: str) -> None:
     with pytest.raises(BudgetFileError, match=r"^budgets\.yml(:\d+)?: not valid YAML"):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [("[", "]"), ("{a: ", "}"), ("- ", "")],
+    ids=["flow-sequences", "flow-mappings", "block-sequences"],
+)
+def test_deep_nesting_is_a_budget_file_error(opening: str, closing: str) -> None:
+    """Thousands of levels used to exhaust the recursion limit of the YAML composer."""
+    nested = opening * 5000 + "1" + closing * 5000 if closing else "\n    " + opening * 200 + "1"
+    with pytest.raises(BudgetFileError, match=r"^budgets\.yml:\d+: .*(nest|depth)"):
+        parse(f"version: 1\nsettings:\n  n_plus_one_ignore: {nested}\n")
+
+
+def test_a_billion_laughs_file_is_refused() -> None:
+    """Ten aliases per level over nine levels would expand to a billion values."""
+    levels = ['    - &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"    - &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    text = "version: 1\nsettings:\n  n_plus_one_ignore:\n" + "\n".join(levels) + "\n"
+    with pytest.raises(BudgetFileError, match=r"^budgets\.yml:\d+: aliases expand the file to more than"):
+        parse(text)
+
+
+def test_a_large_file_of_plain_entries_is_read() -> None:
+    """50,000 entries hold more than 100,000 values, none of them from an alias."""
+    lines = [f'  "tests/test_{n}.py::test_{n}": {{time: 200ms, queries: 3}}' for n in range(50_000)]
+    parsed = parse("version: 1\nbudgets:\n" + "\n".join(lines) + "\n")
+    assert len(parsed.entries) == 50_000
+    assert parsed.entries[-1].line == 50_002
+
+
+def test_a_large_file_may_repeat_an_alias_on_every_entry() -> None:
+    lines = [f'  "tests/test_{n}.py": *defaults' for n in range(40_000)]
+    text = "version: 1\nbudgets:\n  tests: &defaults {time: 1s, queries: 3}\n" + "\n".join(lines) + "\n"
+    parsed = parse(text)
+    assert len(parsed.entries) == 40_001
+    assert parsed.entries[-1].fields.limits["queries"][0].value == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "version: 1\nbudgets:\n  a: &x {time: 1s}\n  b: &x {time: 2s}\n",
+            "budgets.yml:4: duplicate anchor 'x'",
+        ),
+        ("version: 1\nbudgets:\n  a: *nowhere\n", "budgets.yml:3: undefined alias '*nowhere'"),
+        ("version: 1\nbudgets:\n  a: &x {time: 1s}\n  *x : {time: 2s}\n", "budgets.yml:4: keys must be …"),
+        ("version: 1\n---\nversion: 1\n", "budgets.yml:…: not valid YAML: expected a single document…"),
+    ],
+    ids=["duplicate-anchor", "undefined-alias", "collection-alias-as-key", "two-documents"],
+)
+def test_alias_and_document_errors(text: str, message: str) -> None:
+    with pytest.raises(BudgetFileError) as caught:
+        parse(text)
+    pattern = ".*".join(re.escape(part) for part in message.split("…"))
+    assert re.fullmatch(pattern, str(caught.value)), str(caught.value)
 
 
 def test_aliases_to_plain_values_work() -> None:

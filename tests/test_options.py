@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_perfbudget import budgets, options
+
 if TYPE_CHECKING:
     from perf_helpers import Runner
 
@@ -111,9 +113,10 @@ def test_perf_budget_from_the_ini_file_and_the_command_line(run_serial: Runner) 
         ("perf_mode = loud", "*perf_mode*loud*"),
         ("perf_rounds = many", "*perf_rounds*many*"),
         ("perf_rounds = 0", "*perf_rounds*0*"),
+        ("perf_rounds = 100000000000000000000", "*perf_rounds*between 1 and 10000*100000000000000000000*"),
         ("perf_budget = missing.yml", "*missing.yml: budget file not found*"),
     ],
-    ids=["mode", "rounds-word", "rounds-zero", "missing-budget-file"],
+    ids=["mode", "rounds-word", "rounds-zero", "rounds-endless", "missing-budget-file"],
 )
 def test_bad_ini_values_are_usage_errors(run_serial: Runner, ini: str, message: str) -> None:
     run_serial.pytester.makeini(f"[pytest]\n{ini}\n")
@@ -130,10 +133,11 @@ def test_bad_ini_values_are_usage_errors(run_serial: Runner, ini: str, message: 
         ("--perf-mode", "loud"),
         ("--perf-rounds", "0"),
         ("--perf-rounds", "many"),
+        ("--perf-rounds", "100000000000000000000"),
         ("--perf-report", "report.txt"),
         ("--perf-report", "report"),
     ],
-    ids=["mode", "rounds-zero", "rounds-word", "txt-report", "no-suffix"],
+    ids=["mode", "rounds-zero", "rounds-word", "rounds-endless", "txt-report", "no-suffix"],
 )
 def test_bad_options_are_usage_errors(run_serial: Runner, args: tuple[str, str]) -> None:
     run_serial.pytester.makepyfile(test_one=ONE_TEST)
@@ -214,3 +218,7 @@ def test_the_budget_file_is_not_read_when_perf_is_off(run_serial: Runner) -> Non
     run_serial.pytester.makepyfile(test_one=ONE_TEST)
     run_serial.pytester.path.joinpath("bad.yml").write_text(BAD_FILE, encoding="utf-8")
     run_serial("--perf-budget", "bad.yml", "--perf-mode", "off").assert_outcomes(passed=1)
+
+
+def test_the_option_and_the_file_bound_rounds_alike() -> None:
+    assert options.MAX_ROUNDS == budgets.MAX_ROUNDS

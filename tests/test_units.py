@@ -24,6 +24,7 @@ from pytest_perfbudget.units import (
         ("3ns", 3e-9),
         ("250us", 250e-6),
         ("250µs", 250e-6),
+        ("250\u03bcs", 250e-6),  # the Greek letter mu, as many keyboards type the micro sign
         ("200ms", 0.2),
         ("200 ms", 0.2),
         ("1.5s", 1.5),
@@ -154,6 +155,10 @@ def test_bools_are_refused(parser: object, value: bool) -> None:
         (parse_percent, "20s%", "20s%"),
         (parse_rate, "5000 ops", "cannot read throughput '5000 ops' \\(write it as '5000/s'\\)"),
         (parse_rate, "5000ms/s", "5000ms/s"),
+        # Finite as written, infinite in base units: JSON reports could not hold them.
+        (parse_duration, "1e308min", "a time is too large, got 1e308min"),
+        (parse_size, "1e308GB", "a memory size is too large, got 1e308GB"),
+        (parse_size, "1e300GiB", "a memory size is too large"),
     ],
 )
 def test_unreadable_values_are_refused(parser: object, value: object, message: str) -> None:

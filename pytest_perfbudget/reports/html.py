@@ -28,6 +28,7 @@ from .markdown import (
     EvidenceRow,
     Test,
     changed_tests,
+    crashed_tests,
     environment_line,
     evidence_rows,
     format_improvement,
@@ -522,6 +523,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
         [
             _header(document),
             _violations(document),
+            _list("Crashed tests", crashed_tests(document), "crashed"),
             _changes(judged["regressed"], "regressed", "Regressions"),
             _changes(judged["improved"], "improved", "Improvements"),
             _before_after(document, before),

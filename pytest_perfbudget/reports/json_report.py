@@ -14,22 +14,28 @@ SCHEMA = "pytest-perfbudget/1"
 
 
 def summarize(records: Iterable[TestRecord], extra_warnings: int = 0) -> dict[str, int]:
-    measured = over_budget = regressed = improved = warnings = 0
+    """Counts of the run's tests; ``crashed`` (tests listed but not measured) only when some did."""
+    measured = over_budget = regressed = improved = warnings = crashed = 0
     for record in records:  # one pass: a run may have 100,000 records
         measured += 1
         if not record["violations"] and "baseline" not in record:
+            if "crash" in record:  # is_crashed(), inline: this is the usual record's path
+                crashed += 1
             continue  # the usual record: nothing more to count
         over_budget += is_over_budget(record)
         regressed += is_regressed(record)
         improved += is_improved(record)
         warnings += has_warnings(record)
-    return {
-        "measured": measured,
+    summary = {
+        "measured": measured - crashed,
         "over_budget": over_budget,
         "regressed": regressed,
         "improved": improved,
         "warnings": warnings + extra_warnings,
     }
+    if crashed:
+        summary["crashed"] = crashed
+    return summary
 
 
 def document(

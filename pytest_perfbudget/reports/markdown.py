@@ -19,7 +19,7 @@ from typing import Any
 
 from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
-from ..results import is_improved, is_regressed
+from ..results import is_crashed, is_improved, is_regressed
 from .json_report import summarize
 
 DEFAULT_LIMIT = 65000  # GitHub refuses comments over 65,536 characters
@@ -29,6 +29,7 @@ FOLD_EVIDENCE_AT = 5  # evidence tables are longer: fold from this many tests
 # Most items one section shows, so that a flood in one cannot push the others out.
 MAX_ITEMS = {
     "Violations": 200,
+    "Crashed tests": 100,
     "Regressions": 200,
     "Improvements": 100,
     "N+1 suspects": 100,
@@ -86,7 +87,10 @@ def verdict(document: Document) -> Verdict:
     summary = summary_of(document)
     over, regressed = summary.get("over_budget", 0), summary.get("regressed", 0)
     improved, warnings = summary.get("improved", 0), summary.get("warnings", 0)
+    crashed = summary.get("crashed", 0)
     parts = []
+    if crashed:  # their worker died: whether they kept within budget is not known
+        parts.append(f"{_plural(crashed, 'test')} crashed, not measured")
     if over:
         parts.append(f"{_plural(over, 'test')} over budget")
     if regressed:
@@ -97,7 +101,7 @@ def verdict(document: Document) -> Verdict:
         parts.append(f"{improved} improved")
     if warnings:
         parts.append(_plural(warnings, "warning"))
-    status = "fail" if over or regressed else "warn" if warnings else "ok"
+    status = "fail" if over or regressed or crashed else "warn" if warnings else "ok"
     return Verdict(status, ", ".join(parts), summary.get("measured", 0))
 
 
@@ -218,6 +222,11 @@ def evidence_rows(test: Test, before_test: Test | None = None) -> list[EvidenceR
             continue
         rows.append(EvidenceRow(label, metric, before, after, _judgement(test, metric, statistic)))
     return rows
+
+
+def crashed_tests(document: Document) -> list[str]:
+    """Node ids of the tests whose xdist worker died while running them."""
+    return [str(test["nodeid"]) for test in document.get("tests", []) if is_crashed(test)]
 
 
 def changed_tests(document: Document) -> list[Test]:
@@ -512,6 +521,7 @@ def sections(document: Document, before: Document | None = None) -> list[Section
     judged = judged_changes(document)
     candidates = [
         _violations(document),
+        _bullets("Crashed tests", crashed_tests(document), "tests"),
         _changes(judged["regressed"], "Regressions"),
         _changes(judged["improved"], "Improvements"),
         _suspects(document),

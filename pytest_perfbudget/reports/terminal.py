@@ -25,6 +25,7 @@ def write_summary(
     records = list(records)
     if not records and not unkept and not warnings and not errors:
         return
+    crashed = [record for record in records if "crash" in record]  # is_crashed(), inline
     # Most records have nothing to show: only the others are sorted and looked at again.
     notable = [record for record in records if record["violations"] or "stability" in record]
     notable.sort(key=lambda record: str(record["nodeid"]))
@@ -32,6 +33,8 @@ def write_summary(
     warned = [record for record in notable if has_warnings(record)]
     unstable = [record for record in notable if is_unstable(record)]
     terminal.write_sep("-", "perf budget")
+    for record in sorted(crashed, key=lambda record: str(record["nodeid"])):
+        terminal.write_line(f"CRASHED {record['nodeid']}: not measured ({record['crash']})", red=True)
     for record in over:
         terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
     for record in warned:
@@ -52,9 +55,12 @@ def write_summary(
         f"perf: {summary['measured'] + unkept} measured, {summary['over_budget']} over budget, "
         f"{summary['regressed']} regressed, {summary['improved']} improved"
     )
+    if crashed:
+        line += f", {len(crashed)} crashed"
     if summary["warnings"]:
         line += f", {summary['warnings']} warning{'s' * (summary['warnings'] > 1)}"
-    terminal.write_line(line, bold=True, red=bool(over), yellow=not over and bool(summary["warnings"]))
+    failing = bool(over or crashed)
+    terminal.write_line(line, bold=True, red=failing, yellow=not failing and bool(summary["warnings"]))
 
 
 def _violations_text(record: TestRecord, level: str) -> str:
