@@ -192,6 +192,7 @@ def _is_inner(resolved: object, wrapper: object) -> bool:
 def _wrap_execute(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_execute(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
+        __tracebackhide__ = True  # a local assignment: free, and pytest shows the user no plugin frame
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
@@ -215,6 +216,7 @@ def _wrap_execute(original: AnyFunction) -> AnyFunction:
 def _wrap_executemany(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_executemany(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
@@ -235,6 +237,7 @@ def _wrap_executemany(original: AnyFunction) -> AnyFunction:
 def _wrap_execute_no_params(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_execute_no_params(self: Any, cursor: Any, statement: str, context: Any = None) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, context)
@@ -261,6 +264,7 @@ def _wrap_transaction(original: AnyFunction, name: str) -> AnyFunction:
 
     @functools.wraps(original)
     def wrapper(self: Any, dbapi_connection: Any) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None or _is_inner(getattr(type(self), name), wrapper):
             return original(self, dbapi_connection)
@@ -288,6 +292,7 @@ def _wrap_savepoint(original: AnyFunction, name: str) -> AnyFunction:
 
     @functools.wraps(original)
     def wrapper(self: Any, connection: Any, savepoint: str, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None or _is_inner(getattr(type(self), name), wrapper):
             return original(self, connection, savepoint, *args, **kwargs)
@@ -308,6 +313,7 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
 
     @functools.wraps(original)
     def initialize(self: Any, connection: Any) -> Any:
+        __tracebackhide__ = True
         key = id(connection)
         if key in recorder.setup:
             return original(self, connection)  # a subclass calling super().initialize()

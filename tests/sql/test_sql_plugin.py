@@ -499,3 +499,25 @@ def test_collected(session):
 
     result.assert_outcomes(passed=1)
     assert run.record("test_collected.py::test_collected")["metrics"]["queries"] == 2
+
+
+# --- what a failing test shows ---------------------------------------------------------------
+
+
+def test_a_failing_statement_s_traceback_shows_no_frame_of_the_plugin(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_broken",
+        """
+@pytest.mark.perf_budget(queries=10)
+def test_broken(session):
+    session.execute(text("SELECT * FROM no_such_table"))
+""",
+    )
+    result = run_serial("--tb=long")
+
+    result.assert_outcomes(failed=1)
+    output = run_serial.output(result)
+    assert "no such table: no_such_table" in output
+    assert "sqlalchemy/engine/default.py" in output  # SQLAlchemy's frames are shown
+    assert "pytest_perfbudget" not in output
