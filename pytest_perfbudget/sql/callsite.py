@@ -43,11 +43,15 @@ from types import CodeType, FrameType
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # pytest_perfbudget itself
 
 
-Site = tuple[str, str, FrameType | None, tuple[str, ...]]
+Site = tuple[str | None, str | None, FrameType | None, tuple[str, ...]]
 """Where in the user's code: ``path:line`` relative to rootdir, the function there, the entry
 frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`) and the callers'
 call sites, innermost first. A plain tuple because one is built for every statement. The
-entry is only lent: whoever receives it must not keep it."""
+entry is only lent: whoever receives it must not keep it. A statement sent from no frame of
+the user's code (from a thread or a task that only runs library code) has no call site, but
+still its entry: its statements are one request, as any call into SQLAlchemy's."""
+
+_NOWHERE: Site = (None, None, None, ())
 
 MAX_CALLERS = 16
 """Callers kept per statement: enough to tell the lines of a test apart through helpers."""
@@ -150,7 +154,7 @@ class CallSiteLocator:
             path = path[len(self.rootdir) + 1 :]
         return path.replace(os.sep, "/")
 
-    def locate(self, frame: FrameType | None) -> Site | None:
+    def locate(self, frame: FrameType | None) -> Site:
         """Walk out from ``frame`` (then up the greenlet parents) to the first user frame.
 
         The entry is the outermost frame of the first run of SQLAlchemy frames met on
@@ -175,7 +179,7 @@ class CallSiteLocator:
             if frame is None:
                 frame, glet = _next_stack(glet)
                 if frame is None:
-                    return None
+                    return _NOWHERE if entry is None else (None, None, entry, ())
             try:
                 verdict = verdicts[frame.f_code.co_filename]
             except KeyError:
@@ -190,7 +194,7 @@ class CallSiteLocator:
                     if frame is None:
                         frame, glet = _next_stack(glet)
                         if frame is None:
-                            return None
+                            return None, None, entry, ()
                     try:
                         verdict = verdicts[frame.f_code.co_filename]
                     except KeyError:

@@ -112,16 +112,14 @@ class Recorder:
         callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
-            site = locator.locate(sys._getframe(2))  # the wrapper's caller
-            if site is not None:
-                call_site, function, entry, callers = site
-                if entry is not None:
-                    request = entry.f_trace
-                    if request.__class__ is not Request:
-                        if request is None and sys.gettrace() is None:
-                            request = entry.f_trace = Request(next(self._ids))
-                        else:
-                            request = self._request_in_locals(entry)
+            call_site, function, entry, callers = locator.locate(sys._getframe(2))  # the wrapper's caller
+            if entry is not None:
+                request = entry.f_trace
+                if request.__class__ is not Request:
+                    if request is None and sys.gettrace() is None:
+                        request = entry.f_trace = Request(next(self._ids))
+                    else:
+                        request = self._request_in_locals(entry)
         log.statements.append(
             Statement(
                 sql,
@@ -153,9 +151,7 @@ class Recorder:
         callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
-            site = locator.locate(sys._getframe(2))
-            if site is not None:
-                call_site, function, _, callers = site
+            call_site, function, _, callers = locator.locate(sys._getframe(2))
         log.statements.append(
             Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers)
         )

@@ -521,3 +521,58 @@ def test_broken(session):
     assert "no such table: no_such_table" in output
     assert "sqlalchemy/engine/default.py" in output  # SQLAlchemy's frames are shown
     assert "pytest_perfbudget" not in output
+
+
+# --- statements with no call site: grouped by their call into SQLAlchemy ------------------------
+
+SHARED_ENGINE = """
+from sqlalchemy.pool import StaticPool
+
+
+@pytest.fixture
+def engine():
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([User(name=f"user {n}", addresses=[Address(email="a")]) for n in range(1200)])
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def in_a_thread(function, *args):
+    '''Run ``function`` in a thread: its statements have no frame of the test's code.'''
+    thread = threading.Thread(target=function, args=args)
+    thread.start()
+    thread.join()
+"""
+
+
+def test_an_eager_load_with_no_call_site_is_one_request(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_nosite",
+        SHARED_ENGINE
+        + """
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_batches(engine, perf):
+    with Session(engine) as session:
+        users = []
+        in_a_thread(users.extend, session.query(User).options(selectinload(User.addresses)))
+    assert len(users) == 1200
+    assert [statement.call_site for statement in perf.queries.counted] == [None] * 4
+
+
+def test_three_loads(engine, perf):
+    with Session(engine) as session:
+        for user_id in (1, 2, 3):
+            in_a_thread(list, session.query(Address).filter(Address.user_id == user_id))
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=2)
+    record = run_serial.record("test_nosite.py::test_batches")
+    assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (4, 0)
+    three = run_serial.record("test_nosite.py::test_three_loads")
+    assert [(suspect["count"], suspect["call_site"]) for suspect in three["n_plus_one"]] == [(3, None)]
