@@ -26,11 +26,18 @@ The walk reports three things besides the call site:
   direct recursion folded. A helper called from three lines of a test has
   three different callers; one called in a loop has the same each time. The
   N+1 analysis counts repeats per call site *and* callers.
+
+Under asyncio, a coroutine run in a task of its own (``gather``, ``create_task``,
+graphql-core's resolvers) has the event loop under it, not the code that created
+the task. Where the walk meets the loop (asyncio's ``events.py``, which runs every
+task step) it goes on from the task's origin, recorded when a measured test
+created it (:data:`TASK_ORIGIN`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 import os
 import site
@@ -56,6 +63,17 @@ _NOWHERE: Site = (None, None, None, ())
 MAX_CALLERS = 16
 """Callers kept per statement: enough to tell the lines of a test apart through helpers."""
 
+Origin = tuple[str | None, str | None, tuple[str, ...]]
+"""Where an asyncio task was created: the call site, function and callers the walk found from
+the frame that created it (see :data:`TASK_ORIGIN`)."""
+
+TASK_ORIGIN: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
+    "perfbudget_task_origin", default=None
+)
+"""The origin of the asyncio task running now, set in the task's own context when a measured
+test creates it (see :mod:`.hooks`). A coroutine run in a task has the event loop under it,
+not the code that awaited it: where the walk meets the loop, it goes on from here."""
+
 
 class _Marker:
     """A verdict on code that is not the user's; the name says which."""
@@ -73,8 +91,15 @@ OTHER = _Marker("OTHER")  # stdlib, site-packages, this plugin, excluded code
 SQLALCHEMY = _Marker("SQLALCHEMY")
 RUNNER = _Marker("RUNNER")  # pytest and pluggy: the callers stop there
 GENERATED = _Marker("GENERATED")  # compiled from a string: file name in angle brackets
+TASK = _Marker("TASK")  # asyncio's events.py: a task's (or callback's) frames start there
 _Verdict = str | _Marker  # user code: its display path
 _CACHE_LIMIT = 10_000
+
+
+def _module_file(name: str) -> str | None:
+    """The normalized path of an imported module's file."""
+    filename: str | None = getattr(sys.modules.get(name), "__file__", None)
+    return os.path.normcase(os.path.abspath(filename)) if filename else None
 
 
 def _package_prefix(name: str) -> str | None:
@@ -111,6 +136,7 @@ class CallSiteLocator:
         self._plugin = os.path.normcase(_PACKAGE_DIR) + os.sep
         self._sqlalchemy = _package_prefix("sqlalchemy")
         self._runner = tuple(prefix for prefix in map(_package_prefix, ("_pytest", "pluggy")) if prefix)
+        self._events: str | None = None  # asyncio/events.py, once asyncio is imported
         # Keyed on the code's file name: a string hashes once, and the verdict is the file's.
         self._verdicts: dict[str, _Verdict] = {}
         # The call site of a user frame by position (see _site()): the same string each time,
@@ -138,6 +164,10 @@ class CallSiteLocator:
             return SQLALCHEMY
         if self._runner and path.startswith(self._runner):
             return RUNNER
+        if self._events is None:
+            self._events = _module_file("asyncio.events")
+        if path == self._events:
+            return TASK
         if path.startswith(self._plugin) or path.startswith(self._libraries):
             return OTHER
         parts = path.split(os.sep)
@@ -171,7 +201,7 @@ class CallSiteLocator:
         frames, most of a walk, has a loop of its own that does nothing else.
         """
         verdicts, sites = self._verdicts, self._sites
-        sqlalchemy, generated, runner = SQLALCHEMY, GENERATED, RUNNER
+        sqlalchemy, generated, runner, task = SQLALCHEMY, GENERATED, RUNNER, TASK
         entry: FrameType | None = None
         glet: object = None
         # Out to the first user frame, through the first run of SQLAlchemy frames.
@@ -201,6 +231,10 @@ class CallSiteLocator:
                         verdict = self.classify(frame.f_code.co_filename)
             if verdict.__class__ is str:
                 break
+            if verdict is task:
+                origin = TASK_ORIGIN.get()
+                if origin is not None:  # the task's own frames hold no user code: its creator's
+                    return origin[0], origin[1], entry, origin[2]
             frame = frame.f_back
         code = frame.f_code
         found = sites.get(id(code) + frame.f_lasti)
@@ -229,6 +263,11 @@ class CallSiteLocator:
                         break
             elif verdict is runner:
                 break
+            elif verdict is task:
+                origin = TASK_ORIGIN.get()
+                if origin is not None:
+                    callers = _followed(callers, origin)
+                    break
         return found[1], found[2], entry, callers
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
@@ -244,6 +283,17 @@ class CallSiteLocator:
                 self._sites.clear()
             self._sites[id(code) + frame.f_lasti] = known
         return known
+
+
+def _followed(callers: tuple[str, ...], origin: Origin) -> tuple[str, ...]:
+    """``callers`` continued with a task's origin (its call site, then its callers), recursion folded."""
+    site, _, further = origin
+    for caller in (site, *further) if site is not None else further:
+        if len(callers) == MAX_CALLERS:
+            break
+        if not callers or callers[-1] != caller:
+            callers += (caller,)
+    return callers
 
 
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})

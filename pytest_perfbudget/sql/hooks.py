@@ -9,6 +9,8 @@ less than a cursor event listener, which would also take SQLAlchemy off its
 fast path. Transaction control never reaches those methods, so ``do_begin``,
 ``do_commit``, ``do_rollback`` and the savepoint methods are wrapped too, and
 ``initialize`` marks the dialect's own set-up queries on a first connect.
+``asyncio.BaseEventLoop.create_task`` is wrapped as well, so that a statement
+sent from a task has callers out to the line that created the task.
 
 A wrapper records only while :data:`~pytest_perfbudget.queries.capture` has a
 log (a test's round is being measured); otherwise it costs one attribute read
@@ -19,6 +21,7 @@ created, through ``DefaultDialect.__init_subclass__``.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import itertools
@@ -29,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from ..queries import QueryLog, Statement, StatementKind, capture
-from .callsite import CallSiteLocator
+from .callsite import TASK_ORIGIN, CallSiteLocator, Origin
 from .fingerprint import SHAPES, fingerprint
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -136,6 +139,14 @@ class Recorder:
                 callers,
             )
         )
+
+    def task_origin(self, creator: FrameType) -> Origin | None:
+        """Where a task created from ``creator`` comes from, for the callers of its statements."""
+        locator = self.locator
+        if locator is None or not self.call_sites:
+            return None
+        call_site, function, _, callers = locator.locate(creator)
+        return call_site, function, callers
 
     def _request_in_locals(self, entry: FrameType) -> Request:
         """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
@@ -322,6 +333,36 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
     return initialize
 
 
+def _wrap_create_task(original: AnyFunction) -> AnyFunction:
+    """``BaseEventLoop.create_task``: while a round is measured, the new task's context records
+    where it was created (:data:`~.callsite.TASK_ORIGIN`), so that its statements' callers go
+    on to the test's line. A task given its own context, or made by a loop's task factory
+    (which may not take one), is left as it is."""
+
+    @functools.wraps(original)
+    def create_task(self: Any, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+        __tracebackhide__ = True
+        if capture.log is None or context is not None or self.get_task_factory() is not None:
+            return original(self, coro, name=name, context=context)
+        origin = recorder.task_origin(sys._getframe(1))
+        context = contextvars.copy_context()  # what the task would copy itself
+        context.run(TASK_ORIGIN.set, origin)
+        return original(self, coro, name=name, context=context)
+
+    return create_task
+
+
+def _install_task_hook() -> None:
+    """Wrap ``asyncio.BaseEventLoop.create_task`` (Python 3.11+: a task takes a context)."""
+    if sys.version_info < (3, 11):
+        return
+    import asyncio
+
+    original = asyncio.BaseEventLoop.__dict__["create_task"]
+    asyncio.BaseEventLoop.create_task = _wrap_create_task(original)
+    _originals.append((asyncio.BaseEventLoop, "create_task", original))
+
+
 def _wrapper_for(name: str, original: AnyFunction) -> AnyFunction:
     if name == "do_execute":
         return _wrap_execute(original)
@@ -390,6 +431,7 @@ def install() -> None:
         instrument_class(cls)
 
     DefaultDialect.__init_subclass__ = classmethod(init_subclass)  # type: ignore[method-assign,assignment]
+    _install_task_hook()
     _state["installed"] = True
 
 

@@ -576,3 +576,95 @@ def test_three_loads(engine, perf):
     assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (4, 0)
     three = run_serial.record("test_nosite.py::test_three_loads")
     assert [(suspect["count"], suspect["call_site"]) for suspect in three["n_plus_one"]] == [(3, None)]
+
+
+# --- asyncio tasks: callers follow a task to where it was created ----------------------------
+
+MINIGRAPH = '''
+"""Runs resolvers in tasks of their own, as graphql-core does."""
+
+import asyncio
+
+
+async def execute(resolvers):
+    return await asyncio.gather(*(resolver() for resolver in resolvers))
+'''
+
+RESOLVERS = """
+import asyncio
+
+import minigraph
+
+
+def get_user(session, user_id):
+    return session.scalars(select(User).where(User.id == user_id)).one()  # resolver
+
+
+async def resolve(session, user_id):
+    return get_user(session, user_id)
+"""
+
+
+def library(run: Runner, name: str, source: str) -> None:
+    """A module installed like a third-party package (in a ``site-packages`` directory)."""
+    directory = (
+        run.pytester.mkdir("site-packages")
+        if not (run.pytester.path / "site-packages").exists()
+        else (run.pytester.path / "site-packages")
+    )
+    (directory / f"{name}.py").write_text(source, encoding="utf-8")
+    run.pytester.syspathinsert(directory)
+
+
+def test_callers_follow_asyncio_tasks_to_the_lines_that_made_them(run_serial: Runner) -> None:
+    library(run_serial, "minigraph", MINIGRAPH)
+    module(
+        run_serial,
+        "test_tasks",
+        RESOLVERS
+        + """
+async def three_queries(session):
+    await minigraph.execute([lambda: resolve(session, 1)])  # first
+    await minigraph.execute([lambda: resolve(session, 2)])  # second
+    await minigraph.execute([lambda: resolve(session, 3)])  # third
+
+
+async def a_loop(session):
+    for user_id in (1, 2, 3):
+        await minigraph.execute([lambda: resolve(session, user_id)])
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_three_queries(session, perf):
+    asyncio.run(three_queries(session))  # run
+    assert [statement.callers[1:2] for statement in perf.queries.counted] == [(FIRST,), (SECOND,), (THIRD,)]
+    assert {statement.callers[-1] for statement in perf.queries.counted} == {RUN}
+
+
+def test_a_loop(session):
+    asyncio.run(a_loop(session))
+""",
+    )
+    sites = {
+        name: f"'test_tasks.py:{line_in(run_serial, 'test_tasks', name)}'"
+        for name in ("first", "second", "third", "run")
+    }
+    path = run_serial.pytester.path / "test_tasks.py"
+    source = path.read_text(encoding="utf-8")
+    path.write_text(
+        source.replace("FIRST", sites["first"])
+        .replace("SECOND", sites["second"])
+        .replace("THIRD", sites["third"])
+        .replace("RUN", sites["run"]),
+        encoding="utf-8",
+    )
+
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=2)
+    assert run_serial.record("test_tasks.py::test_three_queries")["metrics"]["n_plus_one"] == 0
+    [suspect] = run_serial.record("test_tasks.py::test_a_loop")["n_plus_one"]
+    assert (suspect["count"], suspect["call_site"]) == (
+        3,
+        f"test_tasks.py:{line_in(run_serial, 'test_tasks', 'resolver')}",
+    )
