@@ -72,6 +72,7 @@ class Metrics:
     values: dict[str, Any]
     suspects: list[Suspect]
     slowest_statement: str | None = None
+    repeated_by_test: list[Suspect] = field(default_factory=list)  # repeats the test made: not N+1
 
     def actual(self, metric: str, stat: str) -> float | None:
         """The value a limit on ``metric`` is compared with, or None when not measured."""
@@ -114,6 +115,7 @@ def compute(
     if rss:
         values["rss"] = max(rss)
     suspects: list[Suspect] = []
+    repeated_by_test: list[Suspect] = []
     slowest = None
     if everything and not [sample for sample in everything if sample.queries.statements]:
         values["queries"] = 0  # no SQL at all, the usual case: what the general path gives
@@ -123,13 +125,13 @@ def compute(
         values["queries"] = max(sample.queries.count for sample in everything)
         sql_times = [sample.queries.total_time for sample in timed]
         values["sql_time"] = significant(statistic(sql_times, stat)) if timed else 0.0
-        per_sample = [sample.queries.suspects(threshold, ignore) for sample in everything]
-        suspects = max(per_sample, key=len)
+        per_sample = [sample.queries.n_plus_one(threshold, ignore) for sample in everything]
+        suspects, repeated_by_test = max(per_sample, key=lambda found: len(found[0]))
         values["n_plus_one"] = len(suspects)
         statements = [statement for sample in everything for statement in sample.queries]
         if statements:
             slowest = max(statements, key=lambda statement: statement.duration).shape
-    return Metrics(values, suspects, slowest)
+    return Metrics(values, suspects, slowest, repeated_by_test)
 
 
 def plain_values(wall: float, cpu: float) -> dict[str, Any]:

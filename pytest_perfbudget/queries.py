@@ -37,6 +37,7 @@ class Statement:
     request: int | None = None  # statements of one call into SQLAlchemy share it; None: its own
     batch: int = 1  # parameter sets of an executemany
     callers: tuple[str, ...] = ()  # call sites of the user's frames further out, innermost first
+    test_call: int | None = None  # statements of one call the test made into the code under test share it
 
     @property
     def counted(self) -> bool:
@@ -108,17 +109,34 @@ class QueryLog:
         Repeats are counted in requests, not statements: the batches SQLAlchemy splits
         one request into (a ``selectinload`` over many parents) are one request. And they
         are counted per chain of callers: a helper called once from each of three lines
-        is three calls, not a loop (see :func:`_repeats`).
+        is three calls, not a loop (see :func:`_repeats`). Repeats that the test made
+        (:meth:`repeated_by_test`) are not suspects.
         """
-        return _repeats(self.counted, lambda statement: statement.is_select, threshold, ignore)
+        return self.n_plus_one(threshold, ignore)[0]
+
+    def repeated_by_test(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
+        """SELECT shapes repeated as often as the test repeated its call of the code under test.
+
+        A benchmark fixture running rounds, or the test's own loop over calls of the code
+        under test: each call sent the same statements, at least two of them, each once
+        (see :func:`_made_by_the_test`). Counted as :meth:`suspects` counts.
+        """
+        return self.n_plus_one(threshold, ignore)[1]
+
+    def n_plus_one(self, threshold: int, ignore: Sequence[str] = ()) -> tuple[list[Suspect], list[Suspect]]:
+        """:meth:`suspects` and :meth:`repeated_by_test`, from one pass."""
+        counted = self.counted
+        return _repeats(counted, counted, lambda statement: statement.is_select, threshold, ignore)
 
     def repeated_writes(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
         """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
 
         Not N+1 suspects (a loop of writes is often what the test means), but the same
-        kind of round trips a batch would save. Counted as :meth:`suspects` counts.
+        kind of round trips a batch would save. Counted as :meth:`suspects` counts, and
+        as there, repeats that the test made are left out.
         """
-        return _repeats(self.counted, lambda statement: statement.is_write, threshold, ignore)
+        counted = self.counted
+        return _repeats(counted, counted, lambda statement: statement.is_write, threshold, ignore)[0]
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -128,12 +146,14 @@ class QueryLog:
 
 
 def _repeats(
-    statements: Iterable[Statement],
+    statements: Sequence[Statement],
+    everything: Sequence[Statement],
     wanted: Callable[[Statement], bool],
     threshold: int,
     ignore: Sequence[str],
-) -> list[Suspect]:
-    """Shapes repeated ``threshold`` times or more from one call site with the same callers.
+) -> tuple[list[Suspect], list[Suspect]]:
+    """Shapes repeated ``threshold`` times or more from one call site with the same callers:
+    the suspects, and the repeats that the test made (judged against ``everything`` counted).
 
     A loop runs its statement from the same call site with the same callers each
     time; a helper called from several lines runs it with other callers. Chains that
@@ -146,14 +166,62 @@ def _repeats(
     for statement in statements:
         if wanted(statement):
             chains[(statement.shape, statement.call_site)][statement.callers].append(statement)
-    found = []
+    found: list[Suspect] = []
+    made_by_test: list[Suspect] = []
+    calls: dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]] | None = None
     for (shape, call_site), by_callers in chains.items():
-        requests = [_requests(repeats) for repeats in by_callers.values()]
-        count = sum(requested for requested in requests if requested >= threshold)
-        if count and not _ignored(shape, call_site, ignore):
-            first = next(iter(by_callers.values()))[0]
-            found.append(Suspect(shape, count, call_site, first.function))
-    return sorted(found, key=lambda suspect: -suspect.count)
+        count = repeated = 0
+        for repeats in by_callers.values():
+            requested = _requests(repeats)
+            if requested < threshold:
+                continue
+            if calls is None:
+                calls = _test_calls(everything)
+            if _made_by_the_test(repeats, requested, calls):
+                repeated += requested
+            else:
+                count += requested
+        if (count or repeated) and not _ignored(shape, call_site, ignore):
+            function = next(iter(by_callers.values()))[0].function
+            if count:
+                found.append(Suspect(shape, count, call_site, function))
+            if repeated:
+                made_by_test.append(Suspect(shape, repeated, call_site, function))
+    return sorted(found, key=lambda suspect: -suspect.count), made_by_test
+
+
+def _test_calls(
+    statements: Iterable[Statement],
+) -> dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]]:
+    """What each call of the test into the code under test sent: shapes, call sites and callers."""
+    sent: dict[int, list[tuple[str, str | None, tuple[str, ...]]]] = defaultdict(list)
+    for statement in statements:
+        if statement.test_call is not None:
+            sent[statement.test_call].append((statement.shape, statement.call_site, statement.callers))
+    return {call: tuple(keys) for call, keys in sent.items()}
+
+
+def _made_by_the_test(
+    repeats: Sequence[Statement],
+    requested: int,
+    calls: dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]],
+) -> bool:
+    """Whether ``repeats`` repeat only because the test called the code under test that often.
+
+    So when each repeat is one request of its own call of the test's (a benchmark's round,
+    an iteration of the test's loop), and every such call sent the same statements, at
+    least two different ones: the whole group repeats. A loop in the code under test
+    repeats within one call. A call that sends a single statement cannot be told from a
+    loop over data: its repeats stay suspects.
+    """
+    ids = {statement.test_call for statement in repeats}
+    if None in ids or len(ids) != requested:
+        return False
+    sent = {calls[call] for call in ids if call is not None}
+    if len(sent) != 1:
+        return False
+    (keys,) = sent
+    return len(set(keys)) >= 2
 
 
 def _requests(statements: Sequence[Statement]) -> int:

@@ -50,22 +50,23 @@ from types import CodeType, FrameType
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # pytest_perfbudget itself
 
 
-Site = tuple[str | None, str | None, FrameType | None, tuple[str, ...]]
+Site = tuple[str | None, str | None, FrameType | None, tuple[str, ...], "FrameType | int | None"]
 """Where in the user's code: ``path:line`` relative to rootdir, the function there, the entry
-frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`) and the callers'
-call sites, innermost first. A plain tuple because one is built for every statement. The
-entry is only lent: whoever receives it must not keep it. A statement sent from no frame of
-the user's code (from a thread or a task that only runs library code) has no call site, but
-still its entry: its statements are one request, as any call into SQLAlchemy's."""
+frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`), the callers' call
+sites, innermost first, and the test's call (see :meth:`CallSiteLocator.locate`). A plain
+tuple because one is built for every statement. Frames are only lent: whoever receives them
+must not keep them. A statement sent from no frame of the user's code (from a thread or a
+task that only runs library code) has no call site, but still its entry: its statements are
+one request, as any call into SQLAlchemy's."""
 
-_NOWHERE: Site = (None, None, None, ())
+_NOWHERE: Site = (None, None, None, (), None)
 
 MAX_CALLERS = 16
 """Callers kept per statement: enough to tell the lines of a test apart through helpers."""
 
-Origin = tuple[str | None, str | None, tuple[str, ...]]
+Origin = tuple[str | None, str | None, tuple[str, ...], int | None]
 """Where an asyncio task was created: the call site, function and callers the walk found from
-the frame that created it (see :data:`TASK_ORIGIN`)."""
+the frame that created it, and the test's call it belongs to (see :data:`TASK_ORIGIN`)."""
 
 TASK_ORIGIN: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
     "perfbudget_task_origin", default=None
@@ -187,6 +188,12 @@ class CallSiteLocator:
     def locate(self, frame: FrameType | None) -> Site:
         """Walk out from ``frame`` (then up the greenlet parents) to the first user frame.
 
+        The *test's call* is the frame of the user's code that the test function called
+        (directly, or through code that is not the user's, such as a benchmark fixture's
+        loop): the call of the code under test that this statement belongs to. It is known
+        only when the walk reaches the test runner with two user frames or more (else
+        None), and is an ``int`` when it comes from a task's origin (an id already marked).
+
         The entry is the outermost frame of the first run of SQLAlchemy frames met on
         the way (generated code inside the run does not end it; other code does): the
         call into SQLAlchemy that this statement belongs to. The callers are the call
@@ -209,7 +216,7 @@ class CallSiteLocator:
             if frame is None:
                 frame, glet = _next_stack(glet)
                 if frame is None:
-                    return _NOWHERE if entry is None else (None, None, entry, ())
+                    return _NOWHERE if entry is None else (None, None, entry, (), None)
             try:
                 verdict = verdicts[frame.f_code.co_filename]
             except KeyError:
@@ -224,7 +231,7 @@ class CallSiteLocator:
                     if frame is None:
                         frame, glet = _next_stack(glet)
                         if frame is None:
-                            return None, None, entry, ()
+                            return None, None, entry, (), None
                     try:
                         verdict = verdicts[frame.f_code.co_filename]
                     except KeyError:
@@ -234,14 +241,18 @@ class CallSiteLocator:
             if verdict is task:
                 origin = TASK_ORIGIN.get()
                 if origin is not None:  # the task's own frames hold no user code: its creator's
-                    return origin[0], origin[1], entry, origin[2]
+                    return origin[0], origin[1], entry, origin[2], origin[3]
             frame = frame.f_back
         code = frame.f_code
         found = sites.get(id(code) + frame.f_lasti)
         if found is None or found[0] is not code:
             found = self._site(frame, code, verdict)
-        # On out to the test runner: the callers.
+        # On out to the test runner: the callers, and the user frames outermost (the test
+        # function, once the runner is reached) and next to it (the test's call).
         callers: tuple[str, ...] = ()
+        outer: FrameType = frame
+        inner: FrameType | None = None
+        test_call: FrameType | int | None = None
         while True:
             frame = frame.f_back
             if frame is None:
@@ -254,6 +265,7 @@ class CallSiteLocator:
             except KeyError:
                 verdict = self.classify(code.co_filename)
             if verdict.__class__ is str:
+                inner, outer = outer, frame
                 known = sites.get(id(code) + frame.f_lasti)
                 if known is None or known[0] is not code:
                     known = self._site(frame, code, verdict)
@@ -262,13 +274,18 @@ class CallSiteLocator:
                     if len(callers) == MAX_CALLERS:
                         break
             elif verdict is runner:
+                test_call = inner
                 break
             elif verdict is task:
                 origin = TASK_ORIGIN.get()
                 if origin is not None:
                     callers = _followed(callers, origin)
+                    if origin[3] is not None:
+                        test_call = origin[3]
+                    else:  # the test function is the creator's only user frame, or there is none
+                        test_call = outer if origin[0] is not None else inner
                     break
-        return found[1], found[2], entry, callers
+        return found[1], found[2], entry, callers, test_call
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
         """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
@@ -287,7 +304,7 @@ class CallSiteLocator:
 
 def _followed(callers: tuple[str, ...], origin: Origin) -> tuple[str, ...]:
     """``callers`` continued with a task's origin (its call site, then its callers), recursion folded."""
-    site, _, further = origin
+    site, _, further, _ = origin
     for caller in (site, *further) if site is not None else further:
         if len(callers) == MAX_CALLERS:
             break

@@ -113,9 +113,12 @@ class Recorder:
         call_site = function = None
         request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
         callers: tuple[str, ...] = ()
+        test_call: Any = None
         locator = self.locator
         if locator is not None and self.call_sites:
-            call_site, function, entry, callers = locator.locate(sys._getframe(2))  # the wrapper's caller
+            call_site, function, entry, callers, test_call = locator.locate(
+                sys._getframe(2)
+            )  # the wrapper's caller
             if entry is not None:
                 request = entry.f_trace
                 if request.__class__ is not Request:
@@ -123,6 +126,8 @@ class Recorder:
                         request = entry.f_trace = Request(next(self._ids))
                     else:
                         request = self._request_in_locals(entry)
+            if test_call is not None and test_call.__class__ is not Request:  # a frame
+                test_call = self._mark_test_call(test_call)
         log.statements.append(
             Statement(
                 sql,
@@ -137,6 +142,7 @@ class Recorder:
                 request,
                 batch,
                 callers,
+                test_call,
             )
         )
 
@@ -145,8 +151,24 @@ class Recorder:
         locator = self.locator
         if locator is None or not self.call_sites:
             return None
-        call_site, function, _, callers = locator.locate(creator)
-        return call_site, function, callers
+        call_site, function, _, callers, test_call = locator.locate(creator)
+        if test_call is None or isinstance(test_call, int):
+            return call_site, function, callers, test_call
+        return call_site, function, callers, self._mark_test_call(test_call)
+
+    def _mark_test_call(self, frame: FrameType) -> Request | None:
+        """The test's call ``frame`` is, marked as an entry is (see :class:`Request`).
+
+        Not in the locals under a tracer: they are the user's, and ``locals()`` would show it.
+        Such statements have no test's call, and their repeats are taken for loops.
+        """
+        marker = frame.f_trace
+        if marker.__class__ is Request:
+            return marker
+        if marker is None and sys.gettrace() is None:
+            marker = frame.f_trace = Request(next(self._ids))
+            return marker
+        return None
 
     def _request_in_locals(self, entry: FrameType) -> Request:
         """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
@@ -162,7 +184,7 @@ class Recorder:
         callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
-            call_site, function, _, callers = locator.locate(sys._getframe(2))
+            call_site, function, _, callers, _ = locator.locate(sys._getframe(2))
         log.statements.append(
             Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers)
         )

@@ -606,14 +606,15 @@ async def resolve(session, user_id):
 
 
 def library(run: Runner, name: str, source: str) -> None:
-    """A module installed like a third-party package (in a ``site-packages`` directory)."""
-    directory = (
-        run.pytester.mkdir("site-packages")
-        if not (run.pytester.path / "site-packages").exists()
-        else (run.pytester.path / "site-packages")
-    )
+    """A module installed like a third-party package (in a ``site-packages`` directory), which
+    the inner run's conftest.py puts on ``sys.path`` (for xdist's workers too)."""
+    directory = run.pytester.path / "site-packages"
+    directory.mkdir(exist_ok=True)
     (directory / f"{name}.py").write_text(source, encoding="utf-8")
-    run.pytester.syspathinsert(directory)
+    run.pytester.makeconftest(
+        "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).parent / 'site-packages'))\n"
+        + "".join(f"from {path.stem} import *\n" for path in sorted(directory.glob("*.py")))
+    )
 
 
 def test_callers_follow_asyncio_tasks_to_the_lines_that_made_them(run_serial: Runner) -> None:
@@ -668,3 +669,139 @@ def test_a_loop(session):
         3,
         f"test_tasks.py:{line_in(run_serial, 'test_tasks', 'resolver')}",
     )
+
+
+# --- repeats made by the test (a benchmark fixture, the test's own loop) are not N+1 ------------
+
+FAKEBENCH = '''
+"""A benchmark fixture as pytest-benchmark's: calls the function given a number of rounds."""
+
+import pytest
+
+
+class Benchmark:
+    rounds = 5
+
+    def __call__(self, function, *args):
+        for _ in range(self.rounds):
+            result = function(*args)
+        return result
+
+
+@pytest.fixture
+def benchmark():
+    return Benchmark()
+'''
+
+REPEATED = """
+from sqlalchemy import func
+
+
+def list_users(session):
+    session.expire_all()
+    users = session.scalars(select(User).options(selectinload(User.addresses))).all()  # users
+    return len(users), session.scalar(select(func.count()).select_from(Address))  # count
+
+
+def list_orders(session):
+    session.expire_all()
+    for user in session.scalars(select(User).where(User.id <= 5)).all():  # five users
+        user.addresses  # lazy
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_benchmark(benchmark, session):
+    benchmark(list_users, session)
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_own_loop(session):
+    for _ in range(4):
+        list_users(session)
+
+
+def test_benchmark_of_a_loop(benchmark, session):
+    benchmark(list_orders, session)
+
+
+def test_own_loop_over_a_loop(session):
+    for _ in range(3):
+        list_orders(session)
+"""
+
+USERS_SHAPE = "SELECT users.id, users.name FROM users"
+SELECTIN_SHAPE = (
+    "SELECT addresses.user_id, addresses.id, addresses.email FROM addresses "
+    "WHERE addresses.user_id IN (?) ORDER BY addresses.id"
+)
+COUNT_SHAPE = "SELECT count(*) AS count_1 FROM addresses"
+
+
+def test_repeats_made_by_the_test_are_not_n_plus_one_but_loops_under_them_still_are(run: Runner) -> None:
+    library(run, "fakebench", FAKEBENCH)
+    module(run, "test_repeats", REPEATED)
+
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=4)
+    users, count, lazy, five = (
+        f"test_repeats.py:{line_in(run, 'test_repeats', name)}"
+        for name in ("users", "count", "lazy", "five users")
+    )
+    for name, rounds in (("test_benchmark", 5), ("test_own_loop", 4)):
+        record = run.record(f"test_repeats.py::{name}")
+        assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (3 * rounds, 0)
+        assert record["n_plus_one"] == []
+        assert sorted(
+            (repeat["statement"], repeat["count"], repeat["call_site"])
+            for repeat in record["repeated_by_test"]
+        ) == sorted(
+            [(USERS_SHAPE, rounds, users), (SELECTIN_SHAPE, rounds, users), (COUNT_SHAPE, rounds, count)]
+        )
+    for name, rounds in (("test_benchmark_of_a_loop", 5), ("test_own_loop_over_a_loop", 3)):
+        record = run.record(f"test_repeats.py::{name}")
+        assert record["metrics"]["n_plus_one"] == 1
+        [suspect] = record["n_plus_one"]
+        assert (suspect["count"], suspect["call_site"]) == (5 * rounds, lazy)
+        [repeat] = record["repeated_by_test"]
+        assert (repeat["count"], repeat["call_site"]) == (rounds, five)
+
+
+def test_a_benchmark_of_resolvers_run_in_asyncio_tasks_is_repeated_by_the_test(run_serial: Runner) -> None:
+    library(run_serial, "fakebench", FAKEBENCH)
+    library(run_serial, "minigraph", MINIGRAPH)
+    module(
+        run_serial,
+        "test_graph",
+        RESOLVERS
+        + """
+from sqlalchemy import func
+
+
+async def resolve_count(session):
+    return session.scalar(select(func.count()).select_from(Address))
+
+
+def query(session):
+    return asyncio.run(minigraph.execute([lambda: resolve(session, 1), lambda: resolve_count(session)]))
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_graph_benchmark(benchmark, session):
+    benchmark(query, session)
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_one_query_repeated(benchmark, session):
+    benchmark(get_user, session, 1)
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1, failed=1)
+    record = run_serial.record("test_graph.py::test_graph_benchmark")
+    assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (10, 0)
+    assert sorted(repeat["count"] for repeat in record["repeated_by_test"]) == [5, 5]
+    # A call that sends one query cannot be told from a loop over data: it stays a suspect.
+    single = run_serial.record("test_graph.py::test_one_query_repeated")
+    assert [suspect["count"] for suspect in single["n_plus_one"]] == [5]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pytest_perfbudget.queries import QueryLog, Statement, StatementKind
 
 LOAD = "SELECT addresses.id FROM addresses WHERE ? = addresses.user_id"
@@ -133,3 +135,51 @@ def test_since_is_a_blocks_share_with_its_own_suspects() -> None:
     block = log.since(start)
     assert block.count == 3
     assert block.suspects(3)[0].count == 3
+
+
+def calls(*sent: tuple[int, str, str], repeats: int) -> list[Statement]:
+    """``repeats`` calls of the test, each sending ``sent`` (request offset, shape, call site)."""
+    log = []
+    for call in range(repeats):
+        for offset, shape, call_site in sent:
+            log.append(
+                Statement(
+                    shape, shape, 0.001, 0, False, call_site, "f", request=100 * call + offset, test_call=call
+                )
+            )
+    return log
+
+
+USERS = "SELECT users.id FROM users"
+
+
+def test_a_group_of_statements_repeated_once_per_call_of_the_test_is_no_suspect() -> None:
+    log = QueryLog(calls((1, USERS, "app/a.py:1"), (2, LOAD, "app/a.py:2"), repeats=5))
+
+    assert log.suspects(3) == []
+    assert sorted((repeat.statement, repeat.count) for repeat in log.repeated_by_test(3)) == [
+        (LOAD, 5),
+        (USERS, 5),
+    ]
+
+
+def test_a_loop_inside_each_call_of_the_test_stays_a_suspect() -> None:
+    log = QueryLog(
+        calls((1, USERS, "app/a.py:1"), *((2 + n, LOAD, "app/a.py:2") for n in range(4)), repeats=3)
+    )
+
+    [suspect] = log.suspects(3)
+    assert (suspect.statement, suspect.count) == (LOAD, 12)
+    assert [(repeat.statement, repeat.count) for repeat in log.repeated_by_test(3)] == [(USERS, 3)]
+
+
+def test_calls_that_send_one_statement_or_differ_stay_suspects() -> None:
+    assert QueryLog(calls((1, LOAD, "app/a.py:2"), repeats=4)).suspects(3)[0].count == 4
+    differing = calls((1, USERS, "app/a.py:1"), (2, LOAD, "app/a.py:2"), repeats=4)
+    del differing[-1]  # the last call sent the users query only
+    assert [suspect.statement for suspect in QueryLog(differing).suspects(3)] == [USERS]
+    unknown = [
+        replace(statement, test_call=None)
+        for statement in calls((1, USERS, "a:1"), (2, LOAD, "a:2"), repeats=3)
+    ]
+    assert len(QueryLog(unknown).suspects(3)) == 2
