@@ -73,6 +73,7 @@ class Metrics:
     suspects: list[Suspect]
     slowest_statement: str | None = None
     repeated_by_test: list[Suspect] = field(default_factory=list)  # repeats the test made: not N+1
+    statements_not_kept: int = 0  # SQL statements counted past the detail kept (see QueryLog)
 
     def actual(self, metric: str, stat: str) -> float | None:
         """The value a limit on ``metric`` is compared with, or None when not measured."""
@@ -131,6 +132,8 @@ def compute(
         statements = [statement for sample in everything for statement in sample.queries]
         if statements:
             slowest = max(statements, key=lambda statement: statement.duration).shape
+        not_kept = max(sample.queries.not_kept for sample in everything)
+        return Metrics(values, suspects, slowest, repeated_by_test, not_kept)
     return Metrics(values, suspects, slowest, repeated_by_test)
 
 

@@ -124,7 +124,7 @@ class Perf:
         self._block_fields(name, budgets)
         sample = Sample(traced=self._current.traced if self._current else False)
         log = self.queries
-        start = len(log.statements)
+        start = log.mark()
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         try:
             yield sample

@@ -31,7 +31,7 @@ from time import perf_counter
 from types import FrameType
 from typing import Any
 
-from ..queries import QueryLog, Statement, StatementKind, capture
+from ..queries import DETAIL_LIMIT, QueryLog, Statement, StatementKind, capture
 from .callsite import TASK_ORIGIN, CallSiteLocator, Origin
 from .fingerprint import SHAPES, fingerprint
 
@@ -128,7 +128,8 @@ class Recorder:
                         request = self._request_in_locals(entry)
             if test_call is not None and test_call.__class__ is not Request:  # a frame
                 test_call = self._mark_test_call(test_call)
-        log.statements.append(
+        statements = log.statements
+        (statements.append if len(statements) < DETAIL_LIMIT else log.fold)(
             Statement(
                 sql,
                 shape,
@@ -185,9 +186,7 @@ class Recorder:
         locator = self.locator
         if locator is not None and self.call_sites:
             call_site, function, _, callers, _ = locator.locate(sys._getframe(2))
-        log.statements.append(
-            Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers)
-        )
+        log.record(Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers))
 
 
 recorder = Recorder()

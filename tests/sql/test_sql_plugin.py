@@ -805,3 +805,32 @@ def test_one_query_repeated(benchmark, session):
     # A call that sends one query cannot be told from a loop over data: it stays a suspect.
     single = run_serial.record("test_graph.py::test_one_query_repeated")
     assert [suspect["count"] for suspect in single["n_plus_one"]] == [5]
+
+
+def test_statements_past_the_detail_kept_are_counted_not_kept(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_many",
+        """
+from pytest_perfbudget.queries import DETAIL_LIMIT
+
+
+@pytest.mark.perf_budget(queries=DETAIL_LIMIT + 10)
+def test_many(session, perf):
+    connection = session.connection()
+    for _ in range(DETAIL_LIMIT + 25):
+        connection.execute(text("SELECT 1"))
+    assert perf.queries.count == DETAIL_LIMIT + 25
+    assert len(perf.queries) == DETAIL_LIMIT + 26  # and the BEGIN
+    assert len(perf.queries.statements) == DETAIL_LIMIT
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    from pytest_perfbudget.queries import DETAIL_LIMIT
+
+    assert f"queries     {DETAIL_LIMIT + 25} > {DETAIL_LIMIT + 10}" in run_serial.output(result)
+    record = run_serial.record("test_many.py::test_many")
+    assert (record["metrics"]["queries"], record["sql_statements_not_kept"]) == (DETAIL_LIMIT + 25, 26)
+    assert [suspect["count"] for suspect in record["n_plus_one"]] == [DETAIL_LIMIT + 25]
