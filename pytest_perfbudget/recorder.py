@@ -40,6 +40,7 @@ class Plan:
     baseline: Mapping[str, Any] | None = None  # the test's metrics in the baseline run
     baseline_source: str = ""
     baseline_calibration: float | None = None  # the calibration loop's time in the baseline run
+    records_sql: bool = True  # a SQL limit, a report or a baseline reads the statements
 
     @property
     def timed_rounds(self) -> int:

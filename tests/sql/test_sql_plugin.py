@@ -834,3 +834,35 @@ def test_many(session, perf):
     record = run_serial.record("test_many.py::test_many")
     assert (record["metrics"]["queries"], record["sql_statements_not_kept"]) == (DETAIL_LIMIT + 25, 26)
     assert [suspect["count"] for suspect in record["n_plus_one"]] == [DETAIL_LIMIT + 25]
+
+
+# --- a run pays for SQL numbers only where something reads them ---------------------------------
+
+
+def test_statements_are_recorded_only_where_a_limit_or_a_report_reads_them(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_reads",
+        """
+from pytest_perfbudget.queries import capture
+
+
+def test_time_only(session):
+    session.execute(select(User)).all()
+    record_call("recorded" if capture.log is not None and capture.log.count == 1 else "unrecorded")
+
+
+@pytest.mark.perf_budget(queries=5)
+def test_queries(session):
+    session.execute(select(User)).all()
+    record_call("recorded" if capture.log is not None and capture.log.count == 1 else "unrecorded")
+""",
+    )
+    budgets = run_serial.budgets("version: 1\nbudgets:\n  '**':\n    time: 3600s\n")
+
+    run_serial("--perf-budget", str(budgets)).assert_outcomes(passed=2)
+    assert (run_serial.calls("recorded"), run_serial.calls("unrecorded")) == (1, 1)
+
+    run_serial("--perf-budget", str(budgets), "--perf-report", "out.json").assert_outcomes(passed=2)
+    assert (run_serial.calls("recorded"), run_serial.calls("unrecorded")) == (3, 1)
+    assert run_serial.record("test_reads.py::test_time_only")["metrics"]["queries"] == 1
