@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .measure import Sample
@@ -129,9 +130,9 @@ def compute(
         per_sample = [sample.queries.n_plus_one(threshold, ignore) for sample in everything]
         suspects, repeated_by_test = max(per_sample, key=lambda found: len(found[0]))
         values["n_plus_one"] = len(suspects)
-        statements = [statement for sample in everything for statement in sample.queries]
+        statements = [statement for sample in everything for statement in sample.queries.statements]
         if statements:
-            slowest = max(statements, key=lambda statement: statement.duration).shape
+            slowest = max(statements, key=attrgetter("duration")).shape
         not_kept = max(sample.queries.not_kept for sample in everything)
         return Metrics(values, suspects, slowest, repeated_by_test, not_kept)
     return Metrics(values, suspects, slowest, repeated_by_test)

@@ -165,19 +165,19 @@ class QueryLog:
     @property
     def counted(self) -> list[Statement]:
         """The kept statements of kind ``query``."""
-        return [statement for statement in self.statements if statement.counted]
+        return [statement for statement in self.statements if statement.kind == "query"]
 
     @property
     def count(self) -> int:
         """Round trips counted towards ``queries`` (transaction control excluded)."""
-        kept = sum(1 for statement in self.statements if statement.counted)
+        kept = len([statement for statement in self.statements if statement.kind == "query"])
         if not self.folded:
             return kept
         return kept + sum(group.statements for group in self.folded.values() if group.first.counted)
 
     @property
     def total_time(self) -> float:
-        kept = sum(statement.duration for statement in self.statements)
+        kept = sum([statement.duration for statement in self.statements])
         return kept + sum(group.duration for group in self.folded.values())
 
     def by_shape(self) -> dict[str, list[Statement]]:
@@ -264,17 +264,23 @@ def _repeats(
     reach the threshold are reported together, per shape and call site, with their
     requests added up.
     """
-    chains: dict[tuple[str, str | None], dict[tuple[str, ...], list[Statement]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for statement in statements:
-        if wanted(statement):
-            chains[(statement.shape, statement.call_site)][statement.callers].append(statement)
+    by_place: dict[tuple[str, str | None, tuple[str, ...]], list[Statement]] = {}
+    for statement in statements:  # grouped first: what is wanted is the shape's, judged once
+        key = (statement.shape, statement.call_site, statement.callers)
+        group = by_place.get(key)
+        if group is None:
+            by_place[key] = [statement]
+        else:
+            group.append(statement)
+    chains: dict[tuple[str, str | None], dict[tuple[str, ...], list[Statement]]] = defaultdict(dict)
+    for (shape, call_site, callers), repeats in by_place.items():
+        if wanted(repeats[0]):
+            chains[(shape, call_site)][callers] = repeats
     more: dict[tuple[str, str | None, tuple[str, ...]], Folded] = {}
-    for (shape, call_site, callers, kind), group in folded.items():
-        if kind == "query" and wanted(group.first):
+    for (shape, call_site, callers, kind), folded_group in folded.items():
+        if kind == "query" and wanted(folded_group.first):
             chains[(shape, call_site)].setdefault(callers, [])
-            more[(shape, call_site, callers)] = group
+            more[(shape, call_site, callers)] = folded_group
     found: list[Suspect] = []
     made_by_test: list[Suspect] = []
     calls: dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]] | None = None
