@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .measure import Sample
@@ -73,6 +74,8 @@ class Metrics:
     suspects: list[Suspect]
     slowest_statement: str | None = None
     memory_lost: bool = False  # traced, but the call broke the trace: memory is not measured
+    repeated_by_test: list[Suspect] = field(default_factory=list)  # repeats the test made: not N+1
+    statements_not_kept: int = 0  # SQL statements counted past the detail kept (see QueryLog)
 
     def actual(self, metric: str, stat: str) -> float | None:
         """The value a limit on ``metric`` is compared with, or None when not measured."""
@@ -114,7 +117,9 @@ def compute(
     rss = [sample.rss for sample in everything if sample.rss is not None]
     if rss:
         values["rss"] = max(rss)
+    memory_lost = traced is not None and traced.memory_lost
     suspects: list[Suspect] = []
+    repeated_by_test: list[Suspect] = []
     slowest = None
     if everything and not [sample for sample in everything if sample.queries.statements]:
         values["queries"] = 0  # no SQL at all, the usual case: what the general path gives
@@ -124,13 +129,15 @@ def compute(
         values["queries"] = max(sample.queries.count for sample in everything)
         sql_times = [sample.queries.total_time for sample in timed]
         values["sql_time"] = significant(statistic(sql_times, stat)) if timed else 0.0
-        per_sample = [sample.queries.suspects(threshold, ignore) for sample in everything]
-        suspects = max(per_sample, key=len)
+        per_sample = [sample.queries.n_plus_one(threshold, ignore) for sample in everything]
+        suspects, repeated_by_test = max(per_sample, key=lambda found: len(found[0]))
         values["n_plus_one"] = len(suspects)
-        statements = [statement for sample in everything for statement in sample.queries]
+        statements = [statement for sample in everything for statement in sample.queries.statements]
         if statements:
-            slowest = max(statements, key=lambda statement: statement.duration).shape
-    return Metrics(values, suspects, slowest, traced is not None and traced.memory_lost)
+            slowest = max(statements, key=attrgetter("duration")).shape
+        not_kept = max(sample.queries.not_kept for sample in everything)
+        return Metrics(values, suspects, slowest, memory_lost, repeated_by_test, not_kept)
+    return Metrics(values, suspects, slowest, memory_lost, repeated_by_test)
 
 
 def plain_values(wall: float, cpu: float) -> dict[str, Any]:

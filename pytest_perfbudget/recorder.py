@@ -40,6 +40,7 @@ class Plan:
     baseline: Mapping[str, Any] | None = None  # the test's metrics in the baseline run
     baseline_source: str = ""
     baseline_calibration: float | None = None  # the calibration loop's time in the baseline run
+    records_sql: bool = True  # a SQL limit, a report or a baseline reads the statements
 
     @property
     def timed_rounds(self) -> int:
@@ -124,7 +125,7 @@ class Perf:
         self._block_fields(name, budgets)
         sample = Sample(traced=self._current.traced if self._current else False)
         log = self.queries
-        start = len(log.statements)
+        start = log.mark()
         cpu_start, wall_start = process_time(), perf_counter()
         try:
             yield sample

@@ -49,6 +49,10 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
         record["violations"] = [violation.to_json() for violation in verdict.violations]
     if metrics.suspects:
         record["n_plus_one"] = [suspect.to_json() for suspect in metrics.suspects]
+    if metrics.repeated_by_test:
+        record["repeated_by_test"] = [repeat.to_json() for repeat in metrics.repeated_by_test]
+    if metrics.statements_not_kept:
+        record["sql_statements_not_kept"] = metrics.statements_not_kept
     if metrics.slowest_statement is not None:
         record["slowest_statement"] = metrics.slowest_statement
     if verdict.retries_used:

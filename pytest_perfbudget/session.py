@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
 
+SQL_METRICS = ("queries", "n_plus_one", "sql_time")
 SESSION_KEY = pytest.StashKey["PerfSession"]()
 PLAN_KEY = pytest.StashKey[Plan]()
 PERF_KEY = pytest.StashKey[Perf]()
@@ -133,6 +134,14 @@ class PerfSession:
             or os.environ.get("GITHUB_ACTIONS") == "true"
         )
         self.unkept = 0  # tests measured whose record was not kept: nothing to show
+        # Whether something reads every test's SQL numbers; else only tests with a SQL limit, or
+        # the ``perf`` fixture, record their statements (each costs a walk of the stack).
+        self._reads_sql = (
+            bool(options.reports)
+            or baseline is not None
+            or self._junit
+            or os.environ.get("GITHUB_ACTIONS") == "true"
+        )
 
     @classmethod
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
@@ -221,6 +230,7 @@ class PerfSession:
             baseline=before.get("metrics", {}) if before is not None else None,
             baseline_source=str(self.options.baseline),
             baseline_calibration=self.baseline_calibration,
+            records_sql=self._reads_sql or budget.has_any(SQL_METRICS),
         )
         if shared:
             self._plans[matching] = plan
@@ -292,10 +302,14 @@ class PerfSession:
         plan = stash[PLAN_KEY]
         if PERF_KEY in stash or not plan.single_call:
             return (yield from self._recorded_call(pyfuncitem, plan))
-        self.sql.ensure_installed()
         # Inline rather than a Meter: a Meter and its Sample cost more than the rest of this path.
         log = QueryLog()
-        previous_log, capture.log = capture.log, log
+        previous_log = capture.log
+        if plan.records_sql:
+            self.sql.ensure_installed()
+            capture.log = log
+        else:
+            capture.log = None  # nothing reads this test's SQL numbers: its statements go unrecorded
         cpu_start = process_time()
         wall_start = perf_counter()
         try:

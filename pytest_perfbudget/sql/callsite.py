@@ -26,11 +26,18 @@ The walk reports three things besides the call site:
   direct recursion folded. A helper called from three lines of a test has
   three different callers; one called in a loop has the same each time. The
   N+1 analysis counts repeats per call site *and* callers.
+
+Under asyncio, a coroutine run in a task of its own (``gather``, ``create_task``,
+graphql-core's resolvers) has the event loop under it, not the code that created
+the task. Where the walk meets the loop (asyncio's ``events.py``, which runs every
+task step) it goes on from the task's origin, recorded when a measured test
+created it (:data:`TASK_ORIGIN`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 import os
 import site
@@ -43,14 +50,30 @@ from types import CodeType, FrameType
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # pytest_perfbudget itself
 
 
-Site = tuple[str, str, FrameType | None, tuple[str, ...]]
+Site = tuple[str | None, str | None, FrameType | None, tuple[str, ...], "FrameType | int | None"]
 """Where in the user's code: ``path:line`` relative to rootdir, the function there, the entry
-frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`) and the callers'
-call sites, innermost first. A plain tuple because one is built for every statement. The
-entry is only lent: whoever receives it must not keep it."""
+frame (the call into SQLAlchemy made from that line, see :mod:`.hooks`), the callers' call
+sites, innermost first, and the test's call (see :meth:`CallSiteLocator.locate`). A plain
+tuple because one is built for every statement. Frames are only lent: whoever receives them
+must not keep them. A statement sent from no frame of the user's code (from a thread or a
+task that only runs library code) has no call site, but still its entry: its statements are
+one request, as any call into SQLAlchemy's."""
+
+_NOWHERE: Site = (None, None, None, (), None)
 
 MAX_CALLERS = 16
 """Callers kept per statement: enough to tell the lines of a test apart through helpers."""
+
+Origin = tuple[str | None, str | None, tuple[str, ...], int | None]
+"""Where an asyncio task was created: the call site, function and callers the walk found from
+the frame that created it, and the test's call it belongs to (see :data:`TASK_ORIGIN`)."""
+
+TASK_ORIGIN: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
+    "perfbudget_task_origin", default=None
+)
+"""The origin of the asyncio task running now, set in the task's own context when a measured
+test creates it (see :mod:`.hooks`). A coroutine run in a task has the event loop under it,
+not the code that awaited it: where the walk meets the loop, it goes on from here."""
 
 
 class _Marker:
@@ -69,8 +92,15 @@ OTHER = _Marker("OTHER")  # stdlib, site-packages, this plugin, excluded code
 SQLALCHEMY = _Marker("SQLALCHEMY")
 RUNNER = _Marker("RUNNER")  # pytest and pluggy: the callers stop there
 GENERATED = _Marker("GENERATED")  # compiled from a string: file name in angle brackets
+TASK = _Marker("TASK")  # asyncio's events.py: a task's (or callback's) frames start there
 _Verdict = str | _Marker  # user code: its display path
 _CACHE_LIMIT = 10_000
+
+
+def _module_file(name: str) -> str | None:
+    """The normalized path of an imported module's file."""
+    filename: str | None = getattr(sys.modules.get(name), "__file__", None)
+    return os.path.normcase(os.path.abspath(filename)) if filename else None
 
 
 def _package_prefix(name: str) -> str | None:
@@ -107,6 +137,7 @@ class CallSiteLocator:
         self._plugin = os.path.normcase(_PACKAGE_DIR) + os.sep
         self._sqlalchemy = _package_prefix("sqlalchemy")
         self._runner = tuple(prefix for prefix in map(_package_prefix, ("_pytest", "pluggy")) if prefix)
+        self._events: str | None = None  # asyncio/events.py, once asyncio is imported
         # Keyed on the code's file name: a string hashes once, and the verdict is the file's.
         self._verdicts: dict[str, _Verdict] = {}
         # The call site of a user frame by position (see _site()): the same string each time,
@@ -134,6 +165,10 @@ class CallSiteLocator:
             return SQLALCHEMY
         if self._runner and path.startswith(self._runner):
             return RUNNER
+        if self._events is None:
+            self._events = _module_file("asyncio.events")
+        if path == self._events:
+            return TASK
         if path.startswith(self._plugin) or path.startswith(self._libraries):
             return OTHER
         parts = path.split(os.sep)
@@ -150,8 +185,14 @@ class CallSiteLocator:
             path = path[len(self.rootdir) + 1 :]
         return path.replace(os.sep, "/")
 
-    def locate(self, frame: FrameType | None) -> Site | None:
+    def locate(self, frame: FrameType | None) -> Site:
         """Walk out from ``frame`` (then up the greenlet parents) to the first user frame.
+
+        The *test's call* is the frame of the user's code that the test function called
+        (directly, or through code that is not the user's, such as a benchmark fixture's
+        loop): the call of the code under test that this statement belongs to. It is known
+        only when the walk reaches the test runner with two user frames or more (else
+        None), and is an ``int`` when it comes from a task's origin (an id already marked).
 
         The entry is the outermost frame of the first run of SQLAlchemy frames met on
         the way (generated code inside the run does not end it; other code does): the
@@ -167,7 +208,7 @@ class CallSiteLocator:
         frames, most of a walk, has a loop of its own that does nothing else.
         """
         verdicts, sites = self._verdicts, self._sites
-        sqlalchemy, generated, runner = SQLALCHEMY, GENERATED, RUNNER
+        sqlalchemy, generated, runner, task = SQLALCHEMY, GENERATED, RUNNER, TASK
         entry: FrameType | None = None
         glet: object = None
         # Out to the first user frame, through the first run of SQLAlchemy frames.
@@ -175,7 +216,7 @@ class CallSiteLocator:
             if frame is None:
                 frame, glet = _next_stack(glet)
                 if frame is None:
-                    return None
+                    return _NOWHERE if entry is None else (None, None, entry, (), None)
             try:
                 verdict = verdicts[frame.f_code.co_filename]
             except KeyError:
@@ -190,20 +231,28 @@ class CallSiteLocator:
                     if frame is None:
                         frame, glet = _next_stack(glet)
                         if frame is None:
-                            return None
+                            return None, None, entry, (), None
                     try:
                         verdict = verdicts[frame.f_code.co_filename]
                     except KeyError:
                         verdict = self.classify(frame.f_code.co_filename)
             if verdict.__class__ is str:
                 break
+            if verdict is task:
+                origin = TASK_ORIGIN.get()
+                if origin is not None:  # the task's own frames hold no user code: its creator's
+                    return origin[0], origin[1], entry, origin[2], origin[3]
             frame = frame.f_back
         code = frame.f_code
         found = sites.get(id(code) + frame.f_lasti)
         if found is None or found[0] is not code:
             found = self._site(frame, code, verdict)
-        # On out to the test runner: the callers.
+        # On out to the test runner: the callers, and the user frames outermost (the test
+        # function, once the runner is reached) and next to it (the test's call).
         callers: tuple[str, ...] = ()
+        outer: FrameType = frame
+        inner: FrameType | None = None
+        test_call: FrameType | int | None = None
         while True:
             frame = frame.f_back
             if frame is None:
@@ -216,6 +265,7 @@ class CallSiteLocator:
             except KeyError:
                 verdict = self.classify(code.co_filename)
             if verdict.__class__ is str:
+                inner, outer = outer, frame
                 known = sites.get(id(code) + frame.f_lasti)
                 if known is None or known[0] is not code:
                     known = self._site(frame, code, verdict)
@@ -224,8 +274,18 @@ class CallSiteLocator:
                     if len(callers) == MAX_CALLERS:
                         break
             elif verdict is runner:
+                test_call = inner
                 break
-        return found[1], found[2], entry, callers
+            elif verdict is task:
+                origin = TASK_ORIGIN.get()
+                if origin is not None:
+                    callers = _followed(callers, origin)
+                    if origin[3] is not None:
+                        test_call = origin[3]
+                    else:  # the test function is the creator's only user frame, or there is none
+                        test_call = outer if origin[0] is not None else inner
+                    break
+        return found[1], found[2], entry, callers, test_call
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
         """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
@@ -240,6 +300,17 @@ class CallSiteLocator:
                 self._sites.clear()
             self._sites[id(code) + frame.f_lasti] = known
         return known
+
+
+def _followed(callers: tuple[str, ...], origin: Origin) -> tuple[str, ...]:
+    """``callers`` continued with a task's origin (its call site, then its callers), recursion folded."""
+    site, _, further, _ = origin
+    for caller in (site, *further) if site is not None else further:
+        if len(callers) == MAX_CALLERS:
+            break
+        if not callers or callers[-1] != caller:
+            callers += (caller,)
+    return callers
 
 
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})

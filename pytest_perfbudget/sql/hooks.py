@@ -9,6 +9,8 @@ less than a cursor event listener, which would also take SQLAlchemy off its
 fast path. Transaction control never reaches those methods, so ``do_begin``,
 ``do_commit``, ``do_rollback`` and the savepoint methods are wrapped too, and
 ``initialize`` marks the dialect's own set-up queries on a first connect.
+``asyncio.BaseEventLoop.create_task`` is wrapped as well, so that a statement
+sent from a task has callers out to the line that created the task.
 
 A wrapper records only while :data:`~pytest_perfbudget.queries.capture` has a
 log (a test's round is being measured); otherwise it costs one attribute read
@@ -19,6 +21,7 @@ created, through ``DefaultDialect.__init_subclass__``.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import itertools
@@ -28,8 +31,8 @@ from time import perf_counter
 from types import FrameType
 from typing import Any
 
-from ..queries import QueryLog, Statement, StatementKind, capture
-from .callsite import CallSiteLocator
+from ..queries import DETAIL_LIMIT, QueryLog, Statement, StatementKind, capture
+from .callsite import TASK_ORIGIN, CallSiteLocator, Origin
 from .fingerprint import ShapeCache, quoting_of, shapes_for
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -115,19 +118,23 @@ class Recorder:
         call_site = function = None
         request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
         callers: tuple[str, ...] = ()
+        test_call: Any = None
         locator = self.locator
         if locator is not None and self.call_sites:
-            site = locator.locate(sys._getframe(2))  # the wrapper's caller
-            if site is not None:
-                call_site, function, entry, callers = site
-                if entry is not None:
-                    request = entry.f_trace
-                    if request.__class__ is not Request:
-                        if request is None and sys.gettrace() is None:
-                            request = entry.f_trace = Request(next(self._ids))
-                        else:
-                            request = self._request_in_locals(entry)
-        log.statements.append(
+            call_site, function, entry, callers, test_call = locator.locate(
+                sys._getframe(2)
+            )  # the wrapper's caller
+            if entry is not None:
+                request = entry.f_trace
+                if request.__class__ is not Request:
+                    if request is None and sys.gettrace() is None:
+                        request = entry.f_trace = Request(next(self._ids))
+                    else:
+                        request = self._request_in_locals(entry)
+            if test_call is not None and test_call.__class__ is not Request:  # a frame
+                test_call = self._mark_test_call(test_call)
+        statements = log.statements
+        (statements.append if len(statements) < DETAIL_LIMIT else log.fold)(
             Statement(
                 sql,
                 shape,
@@ -141,6 +148,7 @@ class Recorder:
                 request,
                 batch,
                 callers,
+                test_call,
             )
         )
 
@@ -150,6 +158,30 @@ class Recorder:
         (which may find another SQL mode); see :func:`~.fingerprint.quoting_of`."""
         shapes = dialect._perfbudget_shapes = shapes_for(quoting_of(dialect))
         return shapes
+
+    def task_origin(self, creator: FrameType) -> Origin | None:
+        """Where a task created from ``creator`` comes from, for the callers of its statements."""
+        locator = self.locator
+        if locator is None or not self.call_sites:
+            return None
+        call_site, function, _, callers, test_call = locator.locate(creator)
+        if test_call is None or isinstance(test_call, int):
+            return call_site, function, callers, test_call
+        return call_site, function, callers, self._mark_test_call(test_call)
+
+    def _mark_test_call(self, frame: FrameType) -> Request | None:
+        """The test's call ``frame`` is, marked as an entry is (see :class:`Request`).
+
+        Not in the locals under a tracer: they are the user's, and ``locals()`` would show it.
+        Such statements have no test's call, and their repeats are taken for loops.
+        """
+        marker = frame.f_trace
+        if marker.__class__ is Request:
+            return marker
+        if marker is None and sys.gettrace() is None:
+            marker = frame.f_trace = Request(next(self._ids))
+            return marker
+        return None
 
     def _request_in_locals(self, entry: FrameType) -> Request:
         """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
@@ -165,12 +197,8 @@ class Recorder:
         callers: tuple[str, ...] = ()
         locator = self.locator
         if locator is not None and self.call_sites:
-            site = locator.locate(sys._getframe(2))
-            if site is not None:
-                call_site, function, _, callers = site
-        log.statements.append(
-            Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers)
-        )
+            call_site, function, _, callers, _ = locator.locate(sys._getframe(2))
+        log.record(Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers))
 
 
 recorder = Recorder()
@@ -204,6 +232,7 @@ def _is_inner(resolved: object, wrapper: object) -> bool:
 def _wrap_execute(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_execute(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
+        __tracebackhide__ = True  # a local assignment: free, and pytest shows the user no plugin frame
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
@@ -227,6 +256,7 @@ def _wrap_execute(original: AnyFunction) -> AnyFunction:
 def _wrap_executemany(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_executemany(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
@@ -247,6 +277,7 @@ def _wrap_executemany(original: AnyFunction) -> AnyFunction:
 def _wrap_execute_no_params(original: AnyFunction) -> AnyFunction:
     @functools.wraps(original)
     def do_execute_no_params(self: Any, cursor: Any, statement: str, context: Any = None) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, context)
@@ -273,6 +304,7 @@ def _wrap_transaction(original: AnyFunction, name: str) -> AnyFunction:
 
     @functools.wraps(original)
     def wrapper(self: Any, dbapi_connection: Any) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None or _is_inner(getattr(type(self), name), wrapper):
             return original(self, dbapi_connection)
@@ -300,6 +332,7 @@ def _wrap_savepoint(original: AnyFunction, name: str) -> AnyFunction:
 
     @functools.wraps(original)
     def wrapper(self: Any, connection: Any, savepoint: str, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         log = capture.log
         if log is None or _is_inner(getattr(type(self), name), wrapper):
             return original(self, connection, savepoint, *args, **kwargs)
@@ -320,6 +353,7 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
 
     @functools.wraps(original)
     def initialize(self: Any, connection: Any) -> Any:
+        __tracebackhide__ = True
         key = id(connection)
         if key in recorder.setup:
             return original(self, connection)  # a subclass calling super().initialize()
@@ -331,6 +365,36 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
             self.__dict__.pop("_perfbudget_shapes", None)  # quoting as the SQL mode just detected says
 
     return initialize
+
+
+def _wrap_create_task(original: AnyFunction) -> AnyFunction:
+    """``BaseEventLoop.create_task``: while a round is measured, the new task's context records
+    where it was created (:data:`~.callsite.TASK_ORIGIN`), so that its statements' callers go
+    on to the test's line. A task given its own context, or made by a loop's task factory
+    (which may not take one), is left as it is."""
+
+    @functools.wraps(original)
+    def create_task(self: Any, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+        __tracebackhide__ = True
+        if capture.log is None or context is not None or self.get_task_factory() is not None:
+            return original(self, coro, name=name, context=context)
+        origin = recorder.task_origin(sys._getframe(1))
+        context = contextvars.copy_context()  # what the task would copy itself
+        context.run(TASK_ORIGIN.set, origin)
+        return original(self, coro, name=name, context=context)
+
+    return create_task
+
+
+def _install_task_hook() -> None:
+    """Wrap ``asyncio.BaseEventLoop.create_task`` (Python 3.11+: a task takes a context)."""
+    if sys.version_info < (3, 11):
+        return
+    import asyncio
+
+    original = asyncio.BaseEventLoop.__dict__["create_task"]
+    asyncio.BaseEventLoop.create_task = _wrap_create_task(original)
+    _originals.append((asyncio.BaseEventLoop, "create_task", original))
 
 
 def _wrapper_for(name: str, original: AnyFunction) -> AnyFunction:
@@ -401,6 +465,7 @@ def install() -> None:
         instrument_class(cls)
 
     DefaultDialect.__init_subclass__ = classmethod(init_subclass)  # type: ignore[method-assign,assignment]
+    _install_task_hook()
     _state["installed"] = True
 
 

@@ -10,6 +10,11 @@ pytest.importorskip("sqlalchemy", reason="the SQL tests need SQLAlchemy")
 
 from sql_scenarios import ASYNC_BACKENDS, BACKENDS, SYNC_BACKENDS, Database
 
+# Imported here, so that in-process inner runs share this process's hooks: pytester drops the
+# modules an inner run imported, and the next run's new hooks module would find the dialect
+# classes and the event loop wrapped by the old one, with its own recorder and context variable.
+import pytest_perfbudget.sql.hooks  # noqa: F401
+
 
 def _database(name: str, rows: int = 30) -> Iterator[Database]:
     database = Database(BACKENDS[name], rows)

@@ -66,12 +66,12 @@ def test_locate_finds_the_innermost_user_frame() -> None:
     line = sys._getframe().f_lineno + 1
     site = locator.locate(sys._getframe())
     # No callers: the frame out of this test is pytest's.
-    assert site == (f"{THIS}:{line}", "test_locate_finds_the_innermost_user_frame", None, ())
+    assert site == (f"{THIS}:{line}", "test_locate_finds_the_innermost_user_frame", None, (), None)
 
 
 def test_locate_skips_frames_that_are_not_user_code() -> None:
     locator = CallSiteLocator(ROOT, [THIS])  # this file excluded: nothing is user code
-    assert locator.locate(sys._getframe()) is None
+    assert locator.locate(sys._getframe()) == (None, None, None, (), None)
 
 
 def test_the_walk_continues_in_the_parent_greenlet() -> None:
@@ -82,7 +82,6 @@ def test_the_walk_continues_in_the_parent_greenlet() -> None:
     line = sys._getframe().f_lineno + 1
     site = child.switch()
 
-    assert site is not None
     assert site[0] == f"{THIS}:{line}"
 
 
@@ -181,3 +180,17 @@ def test_callers_continue_in_the_parent_greenlet() -> None:
 
     assert site[0] == f"{THIS}:{line_of('helper')}"
     assert site[3] == (f"{THIS}:{line}",)
+
+
+def test_the_test_call_is_the_user_frame_that_the_test_function_called() -> None:
+    locator = CallSiteLocator(ROOT)
+
+    def code_under_test() -> tuple[object, object]:
+        return helper(), sys._getframe()
+
+    def helper() -> object:
+        return locator.locate(sys._getframe())
+
+    site, called = code_under_test()
+    assert site[4] is called
+    assert locator.locate(sys._getframe())[4] is None  # the test function itself: no call of its own

@@ -227,3 +227,39 @@ def test_a_failing_callback_does_not_break_the_import(
         watcher.stop()
         sys.modules.pop("perfbudget_watched2", None)
     assert perfbudget_watched2.VALUE == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="a task takes a context from Python 3.11")
+def test_task_creation_is_followed_only_while_measured_and_leaves_what_the_user_gave_alone(
+    installed: None,
+) -> None:
+    import asyncio
+    import contextvars
+
+    from pytest_perfbudget.sql.callsite import TASK_ORIGIN
+
+    mine = contextvars.ContextVar("mine", default="not given")
+
+    async def origin() -> object:
+        return TASK_ORIGIN.get()
+
+    async def read_mine() -> str:
+        return mine.get()
+
+    async def main() -> tuple[object, ...]:
+        loop = asyncio.get_running_loop()
+        followed = await loop.create_task(origin())
+        given = contextvars.copy_context()
+        given.run(mine.set, "given")
+        in_given = await loop.create_task(read_mine(), context=given)
+        loop.set_task_factory(lambda loop, coro: asyncio.Task(coro, loop=loop))  # takes no context
+        from_factory = await loop.create_task(origin())
+        return followed, in_given, from_factory
+
+    assert asyncio.run(main()) == (None, "given", None)  # not measured: nothing recorded
+    with capturing():
+        followed, in_given, from_factory = asyncio.run(main())
+    assert isinstance(followed, tuple)
+    assert followed[1] == "main"
+    assert (in_given, from_factory) == ("given", None)
+    assert asyncio.BaseEventLoop.create_task.__wrapped__.__module__ == "asyncio.base_events"

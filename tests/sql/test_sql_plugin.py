@@ -499,3 +499,370 @@ def test_collected(session):
 
     result.assert_outcomes(passed=1)
     assert run.record("test_collected.py::test_collected")["metrics"]["queries"] == 2
+
+
+# --- what a failing test shows ---------------------------------------------------------------
+
+
+def test_a_failing_statement_s_traceback_shows_no_frame_of_the_plugin(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_broken",
+        """
+@pytest.mark.perf_budget(queries=10)
+def test_broken(session):
+    session.execute(text("SELECT * FROM no_such_table"))
+""",
+    )
+    result = run_serial("--tb=long")
+
+    result.assert_outcomes(failed=1)
+    output = run_serial.output(result)
+    assert "no such table: no_such_table" in output
+    assert "sqlalchemy/engine/default.py" in output  # SQLAlchemy's frames are shown
+    assert "pytest_perfbudget" not in output
+
+
+# --- statements with no call site: grouped by their call into SQLAlchemy ------------------------
+
+SHARED_ENGINE = """
+from sqlalchemy.pool import StaticPool
+
+
+@pytest.fixture
+def engine():
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([User(name=f"user {n}", addresses=[Address(email="a")]) for n in range(1200)])
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def in_a_thread(function, *args):
+    '''Run ``function`` in a thread: its statements have no frame of the test's code.'''
+    thread = threading.Thread(target=function, args=args)
+    thread.start()
+    thread.join()
+"""
+
+
+def test_an_eager_load_with_no_call_site_is_one_request(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_nosite",
+        SHARED_ENGINE
+        + """
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_batches(engine, perf):
+    with Session(engine) as session:
+        users = []
+        in_a_thread(users.extend, session.query(User).options(selectinload(User.addresses)))
+    assert len(users) == 1200
+    assert [statement.call_site for statement in perf.queries.counted] == [None] * 4
+
+
+def test_three_loads(engine, perf):
+    with Session(engine) as session:
+        for user_id in (1, 2, 3):
+            in_a_thread(list, session.query(Address).filter(Address.user_id == user_id))
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=2)
+    record = run_serial.record("test_nosite.py::test_batches")
+    assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (4, 0)
+    three = run_serial.record("test_nosite.py::test_three_loads")
+    assert [(suspect["count"], suspect["call_site"]) for suspect in three["n_plus_one"]] == [(3, None)]
+
+
+# --- asyncio tasks: callers follow a task to where it was created ----------------------------
+
+MINIGRAPH = '''
+"""Runs resolvers in tasks of their own, as graphql-core does."""
+
+import asyncio
+
+
+async def execute(resolvers):
+    return await asyncio.gather(*(resolver() for resolver in resolvers))
+'''
+
+RESOLVERS = """
+import asyncio
+
+import minigraph
+
+
+def get_user(session, user_id):
+    return session.scalars(select(User).where(User.id == user_id)).one()  # resolver
+
+
+async def resolve(session, user_id):
+    return get_user(session, user_id)
+"""
+
+
+def library(run: Runner, name: str, source: str) -> None:
+    """A module installed like a third-party package (in a ``site-packages`` directory), which
+    the inner run's conftest.py puts on ``sys.path`` (for xdist's workers too)."""
+    directory = run.pytester.path / "site-packages"
+    directory.mkdir(exist_ok=True)
+    (directory / f"{name}.py").write_text(source, encoding="utf-8")
+    run.pytester.makeconftest(
+        "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).parent / 'site-packages'))\n"
+        + "".join(f"from {path.stem} import *\n" for path in sorted(directory.glob("*.py")))
+    )
+
+
+def test_callers_follow_asyncio_tasks_to_the_lines_that_made_them(run_serial: Runner) -> None:
+    library(run_serial, "minigraph", MINIGRAPH)
+    module(
+        run_serial,
+        "test_tasks",
+        RESOLVERS
+        + """
+async def three_queries(session):
+    await minigraph.execute([lambda: resolve(session, 1)])  # first
+    await minigraph.execute([lambda: resolve(session, 2)])  # second
+    await minigraph.execute([lambda: resolve(session, 3)])  # third
+
+
+async def a_loop(session):
+    for user_id in (1, 2, 3):
+        await minigraph.execute([lambda: resolve(session, user_id)])
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_three_queries(session, perf):
+    asyncio.run(three_queries(session))  # run
+    assert [statement.callers[1:2] for statement in perf.queries.counted] == [(FIRST,), (SECOND,), (THIRD,)]
+    assert {statement.callers[-1] for statement in perf.queries.counted} == {RUN}
+
+
+def test_a_loop(session):
+    asyncio.run(a_loop(session))
+""",
+    )
+    sites = {
+        name: f"'test_tasks.py:{line_in(run_serial, 'test_tasks', name)}'"
+        for name in ("first", "second", "third", "run")
+    }
+    path = run_serial.pytester.path / "test_tasks.py"
+    source = path.read_text(encoding="utf-8")
+    path.write_text(
+        source.replace("FIRST", sites["first"])
+        .replace("SECOND", sites["second"])
+        .replace("THIRD", sites["third"])
+        .replace("RUN", sites["run"]),
+        encoding="utf-8",
+    )
+
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=2)
+    assert run_serial.record("test_tasks.py::test_three_queries")["metrics"]["n_plus_one"] == 0
+    [suspect] = run_serial.record("test_tasks.py::test_a_loop")["n_plus_one"]
+    assert (suspect["count"], suspect["call_site"]) == (
+        3,
+        f"test_tasks.py:{line_in(run_serial, 'test_tasks', 'resolver')}",
+    )
+
+
+# --- repeats made by the test (a benchmark fixture, the test's own loop) are not N+1 ------------
+
+FAKEBENCH = '''
+"""A benchmark fixture as pytest-benchmark's: calls the function given a number of rounds."""
+
+import pytest
+
+
+class Benchmark:
+    rounds = 5
+
+    def __call__(self, function, *args):
+        for _ in range(self.rounds):
+            result = function(*args)
+        return result
+
+
+@pytest.fixture
+def benchmark():
+    return Benchmark()
+'''
+
+REPEATED = """
+from sqlalchemy import func
+
+
+def list_users(session):
+    session.expire_all()
+    users = session.scalars(select(User).options(selectinload(User.addresses))).all()  # users
+    return len(users), session.scalar(select(func.count()).select_from(Address))  # count
+
+
+def list_orders(session):
+    session.expire_all()
+    for user in session.scalars(select(User).where(User.id <= 5)).all():  # five users
+        user.addresses  # lazy
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_benchmark(benchmark, session):
+    benchmark(list_users, session)
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_own_loop(session):
+    for _ in range(4):
+        list_users(session)
+
+
+def test_benchmark_of_a_loop(benchmark, session):
+    benchmark(list_orders, session)
+
+
+def test_own_loop_over_a_loop(session):
+    for _ in range(3):
+        list_orders(session)
+"""
+
+USERS_SHAPE = "SELECT users.id, users.name FROM users"
+SELECTIN_SHAPE = (
+    "SELECT addresses.user_id, addresses.id, addresses.email FROM addresses "
+    "WHERE addresses.user_id IN (?) ORDER BY addresses.id"
+)
+COUNT_SHAPE = "SELECT count(*) AS count_1 FROM addresses"
+
+
+def test_repeats_made_by_the_test_are_not_n_plus_one_but_loops_under_them_still_are(run: Runner) -> None:
+    library(run, "fakebench", FAKEBENCH)
+    module(run, "test_repeats", REPEATED)
+
+    result = run("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=4)
+    users, count, lazy, five = (
+        f"test_repeats.py:{line_in(run, 'test_repeats', name)}"
+        for name in ("users", "count", "lazy", "five users")
+    )
+    for name, rounds in (("test_benchmark", 5), ("test_own_loop", 4)):
+        record = run.record(f"test_repeats.py::{name}")
+        assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (3 * rounds, 0)
+        assert record["n_plus_one"] == []
+        assert sorted(
+            (repeat["statement"], repeat["count"], repeat["call_site"])
+            for repeat in record["repeated_by_test"]
+        ) == sorted(
+            [(USERS_SHAPE, rounds, users), (SELECTIN_SHAPE, rounds, users), (COUNT_SHAPE, rounds, count)]
+        )
+    for name, rounds in (("test_benchmark_of_a_loop", 5), ("test_own_loop_over_a_loop", 3)):
+        record = run.record(f"test_repeats.py::{name}")
+        assert record["metrics"]["n_plus_one"] == 1
+        [suspect] = record["n_plus_one"]
+        assert (suspect["count"], suspect["call_site"]) == (5 * rounds, lazy)
+        [repeat] = record["repeated_by_test"]
+        assert (repeat["count"], repeat["call_site"]) == (rounds, five)
+
+
+def test_a_benchmark_of_resolvers_run_in_asyncio_tasks_is_repeated_by_the_test(run_serial: Runner) -> None:
+    library(run_serial, "fakebench", FAKEBENCH)
+    library(run_serial, "minigraph", MINIGRAPH)
+    module(
+        run_serial,
+        "test_graph",
+        RESOLVERS
+        + """
+from sqlalchemy import func
+
+
+async def resolve_count(session):
+    return session.scalar(select(func.count()).select_from(Address))
+
+
+def query(session):
+    return asyncio.run(minigraph.execute([lambda: resolve(session, 1), lambda: resolve_count(session)]))
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_graph_benchmark(benchmark, session):
+    benchmark(query, session)
+
+
+@pytest.mark.perf_budget(n_plus_one=0)
+def test_one_query_repeated(benchmark, session):
+    benchmark(get_user, session, 1)
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(passed=1, failed=1)
+    record = run_serial.record("test_graph.py::test_graph_benchmark")
+    assert (record["metrics"]["queries"], record["metrics"]["n_plus_one"]) == (10, 0)
+    assert sorted(repeat["count"] for repeat in record["repeated_by_test"]) == [5, 5]
+    # A call that sends one query cannot be told from a loop over data: it stays a suspect.
+    single = run_serial.record("test_graph.py::test_one_query_repeated")
+    assert [suspect["count"] for suspect in single["n_plus_one"]] == [5]
+
+
+def test_statements_past_the_detail_kept_are_counted_not_kept(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_many",
+        """
+from pytest_perfbudget.queries import DETAIL_LIMIT
+
+
+@pytest.mark.perf_budget(queries=DETAIL_LIMIT + 10)
+def test_many(session, perf):
+    connection = session.connection()
+    for _ in range(DETAIL_LIMIT + 25):
+        connection.execute(text("SELECT 1"))
+    assert perf.queries.count == DETAIL_LIMIT + 25
+    assert len(perf.queries) == DETAIL_LIMIT + 26  # and the BEGIN
+    assert len(perf.queries.statements) == DETAIL_LIMIT
+""",
+    )
+    result = run_serial("--perf-report", "out.json")
+
+    result.assert_outcomes(failed=1)
+    from pytest_perfbudget.queries import DETAIL_LIMIT
+
+    assert f"queries     {DETAIL_LIMIT + 25} > {DETAIL_LIMIT + 10}" in run_serial.output(result)
+    record = run_serial.record("test_many.py::test_many")
+    assert (record["metrics"]["queries"], record["sql_statements_not_kept"]) == (DETAIL_LIMIT + 25, 26)
+    assert [suspect["count"] for suspect in record["n_plus_one"]] == [DETAIL_LIMIT + 25]
+
+
+# --- a run pays for SQL numbers only where something reads them ---------------------------------
+
+
+def test_statements_are_recorded_only_where_a_limit_or_a_report_reads_them(run_serial: Runner) -> None:
+    module(
+        run_serial,
+        "test_reads",
+        """
+from pytest_perfbudget.queries import capture
+
+
+def test_time_only(session):
+    session.execute(select(User)).all()
+    record_call("recorded" if capture.log is not None and capture.log.count == 1 else "unrecorded")
+
+
+@pytest.mark.perf_budget(queries=5)
+def test_queries(session):
+    session.execute(select(User)).all()
+    record_call("recorded" if capture.log is not None and capture.log.count == 1 else "unrecorded")
+""",
+    )
+    budgets = run_serial.budgets("version: 1\nbudgets:\n  '**':\n    time: 3600s\n")
+
+    run_serial("--perf-budget", str(budgets)).assert_outcomes(passed=2)
+    assert (run_serial.calls("recorded"), run_serial.calls("unrecorded")) == (1, 1)
+
+    run_serial("--perf-budget", str(budgets), "--perf-report", "out.json").assert_outcomes(passed=2)
+    assert (run_serial.calls("recorded"), run_serial.calls("unrecorded")) == (3, 1)
+    assert run_serial.record("test_reads.py::test_time_only")["metrics"]["queries"] == 1

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
+from pytest_perfbudget import queries
 from pytest_perfbudget.queries import QueryLog, Statement, StatementKind
 
 LOAD = "SELECT addresses.id FROM addresses WHERE ? = addresses.user_id"
@@ -133,3 +138,124 @@ def test_since_is_a_blocks_share_with_its_own_suspects() -> None:
     block = log.since(start)
     assert block.count == 3
     assert block.suspects(3)[0].count == 3
+
+
+def calls(*sent: tuple[int, str, str], repeats: int) -> list[Statement]:
+    """``repeats`` calls of the test, each sending ``sent`` (request offset, shape, call site)."""
+    log = []
+    for call in range(repeats):
+        for offset, shape, call_site in sent:
+            log.append(
+                Statement(
+                    shape, shape, 0.001, 0, False, call_site, "f", request=100 * call + offset, test_call=call
+                )
+            )
+    return log
+
+
+USERS = "SELECT users.id FROM users"
+
+
+def test_a_group_of_statements_repeated_once_per_call_of_the_test_is_no_suspect() -> None:
+    log = QueryLog(calls((1, USERS, "app/a.py:1"), (2, LOAD, "app/a.py:2"), repeats=5))
+
+    assert log.suspects(3) == []
+    assert sorted((repeat.statement, repeat.count) for repeat in log.repeated_by_test(3)) == [
+        (LOAD, 5),
+        (USERS, 5),
+    ]
+
+
+def test_a_loop_inside_each_call_of_the_test_stays_a_suspect() -> None:
+    log = QueryLog(
+        calls((1, USERS, "app/a.py:1"), *((2 + n, LOAD, "app/a.py:2") for n in range(4)), repeats=3)
+    )
+
+    [suspect] = log.suspects(3)
+    assert (suspect.statement, suspect.count) == (LOAD, 12)
+    assert [(repeat.statement, repeat.count) for repeat in log.repeated_by_test(3)] == [(USERS, 3)]
+
+
+def test_calls_that_send_one_statement_or_differ_stay_suspects() -> None:
+    assert QueryLog(calls((1, LOAD, "app/a.py:2"), repeats=4)).suspects(3)[0].count == 4
+    differing = calls((1, USERS, "app/a.py:1"), (2, LOAD, "app/a.py:2"), repeats=4)
+    del differing[-1]  # the last call sent the users query only
+    assert [suspect.statement for suspect in QueryLog(differing).suspects(3)] == [USERS]
+    unknown = [
+        replace(statement, test_call=None)
+        for statement in calls((1, USERS, "a:1"), (2, LOAD, "a:2"), repeats=3)
+    ]
+    assert len(QueryLog(unknown).suspects(3)) == 2
+
+
+# --- memory: statements past the detail kept are folded into groups ------------------------------
+
+
+def _scenarios() -> dict[str, list[Statement]]:
+    lazy_loads = [statement(request=n) for n in range(1, 40)]
+    batches = [statement(request=n // 3 + 1, call_site=f"app/b.py:{n % 2}") for n in range(30)]
+    benchmark = calls((1, USERS, "app/a.py:1"), (2, LOAD, "app/a.py:2"), repeats=25)
+    loop_in_calls = calls(
+        (1, USERS, "app/a.py:1"), *((2 + n, LOAD, "app/a.py:2") for n in range(3)), repeats=10
+    )
+    writes = [
+        Statement(
+            "INSERT INTO t VALUES (?)",
+            "INSERT INTO t VALUES (?)",
+            0.002,
+            1,
+            False,
+            "app/w.py:3",
+            "w",
+            request=n,
+        )
+        for n in range(1, 30)
+    ]
+    mixed = [*lazy_loads[:12], statement(kind="transaction", request=None), *writes, *lazy_loads[12:]]
+    return {
+        "lazy loads": lazy_loads,
+        "batches": batches,
+        "benchmark": benchmark,
+        "loop in calls": loop_in_calls,
+        "mixed": mixed,
+        "no requests": [statement() for _ in range(25)],
+    }
+
+
+@pytest.mark.parametrize("name", list(_scenarios()))
+def test_folding_past_the_detail_limit_keeps_counts_and_verdicts(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = _scenarios()[name]
+    whole = QueryLog()
+    for each in statements:
+        whole.record(each)
+    monkeypatch.setattr(queries, "DETAIL_LIMIT", 10)
+    bounded = QueryLog()
+    for each in statements:
+        bounded.record(each)
+
+    assert len(bounded.statements) == 10
+    assert len(bounded.folded) <= 4  # one group per shape, call site, callers and kind
+    assert bounded.not_kept == len(statements) - 10
+    assert (len(bounded), bounded.count) == (len(whole), whole.count)
+    assert bounded.total_time == pytest.approx(whole.total_time)
+    assert bounded.suspects(3) == whole.suspects(3)
+    assert bounded.repeated_by_test(3) == whole.repeated_by_test(3)
+    assert bounded.repeated_writes(3) == whole.repeated_writes(3)
+
+
+def test_a_block_after_the_detail_limit_gets_its_share_of_the_folded_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queries, "DETAIL_LIMIT", 10)
+    log = QueryLog()
+    for n in range(1, 16):
+        log.record(statement(request=n))
+    start = log.mark()
+    for n in range(16, 20):
+        log.record(statement(request=n))
+
+    block = log.since(start)
+    assert (block.count, len(block.statements), block.suspects(3)[0].count) == (4, 0, 4)
+    assert log.suspects(3)[0].count == 19
