@@ -8,9 +8,7 @@ process, all threads, user + system).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .queries import QueryLog, capture
 
@@ -87,12 +85,3 @@ class Meter:
         capture.log = self._previous_log
         return sample
 
-
-def measure(call: Callable[[], Any], *, traced: bool = False, rss: bool = False) -> Sample:
-    """Measure one call of ``call``; an exception propagates after the sample is discarded."""
-    meter = Meter(traced=traced, rss=rss)
-    try:
-        call()
-    finally:
-        sample = meter.stop()
-    return sample

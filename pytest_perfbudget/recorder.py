@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from .budgets import BudgetError, Fields, TestBudget, located, parse_fields
-from .measure import Meter, Sample, measure
+from .measure import Meter, Sample
 from .metrics import Measurement
 from .queries import QueryLog
 
@@ -88,12 +88,13 @@ class Perf:
         self._idle_log: QueryLog | None = None  # made when read: most tests never look
         self._idle_ops = 0
         self.busy = False  # running the rounds: nested calls of the test are not measured again
+        self.warmup = False  # True during a warm-up call, whose measurements are thrown away
 
     # --- what tests use ---------------------------------------------------------
 
     @property
     def queries(self) -> QueryLog:
-        """Statements of the round running now (empty when nothing is measured)."""
+        """Statements of the call running now, warm-up calls included (empty when nothing is measured)."""
         if self._current is not None:
             return self._current.queries
         if self._idle_log is None:
@@ -182,8 +183,14 @@ class Perf:
         self.finish(meter)
 
     def run_unmeasured(self, call: Callable[[], Any]) -> None:
-        """A warm-up call: statements and operations go nowhere."""
-        measure(call)
+        """A warm-up call: the test sees its statements and operations, and then they are dropped."""
+        meter = Meter(traced=False, rss=False)
+        self._current, self.warmup = meter.sample, True
+        try:
+            call()
+        finally:
+            meter.stop()
+            self._current, self.warmup = None, False
 
     def restart_timing(self) -> None:
         """Drop untraced rounds and blocks before a re-measurement."""

@@ -176,3 +176,29 @@ def test_no_plugin_no_fixture(run_serial: Runner) -> None:
     result = run_serial("-p", "no:perfbudget")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'perf' not found*"])
+
+
+def test_a_warmup_call_sees_its_queries_and_knows_it_is_a_warmup(run: Runner) -> None:
+    """Each call, warm-up or measured, has its own statement log; ``perf.warmup`` tells them apart."""
+    run.pytester.makepyfile(
+        test_warm="""
+        from pathlib import Path
+        import pytest
+        import sqlalchemy
+
+        ENGINE = sqlalchemy.create_engine("sqlite://")
+
+        @pytest.mark.perf_budget(warmup=2, rounds=2, queries=1)
+        def test_counts(perf):
+            with ENGINE.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+            with Path("calls.txt").open("a") as file:
+                file.write(f"{perf.warmup}:{perf.queries.count},")
+            assert perf.queries.count == 1
+        """
+    )
+    result = run("--perf-report", "out.json")
+    result.assert_outcomes(passed=1)
+    calls = (run.pytester.path / "calls.txt").read_text()
+    assert calls == "True:1,True:1,False:1,False:1,"
+    assert run.record("test_warm.py::test_counts")["metrics"]["queries"] == 1
