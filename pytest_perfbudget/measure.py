@@ -84,4 +84,3 @@ class Meter:
             sample.rss = max(_rss() - self._rss_start, 0)
         capture.log = self._previous_log
         return sample
-
