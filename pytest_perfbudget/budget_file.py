@@ -63,12 +63,29 @@ def _document(text: str, source: str, cache: DocumentCache | None) -> Located:
         document = yaml_document.read(text)
     except yaml_document.YamlError as error:
         where = f"{source}:{error.line}" if error.line is not None else source
-        raise BudgetFileError(f"{where}: not valid YAML: {error.message}") from None
+        hint = _quoting_hint(text, error.line)
+        raise BudgetFileError(f"{where}: not valid YAML: {error.message}{hint}") from None
     if document is None:
         raise BudgetError("the file is empty; it needs at least 'version: 1'")
     if cache is not None:
         cache.put(text, document)
     return document
+
+
+# Characters YAML reads as syntax at the start of a plain key: `**:` is an alias to YAML.
+_YAML_INDICATORS = tuple("*&!%@`|>{[")
+
+
+def _quoting_hint(text: str, line: int | None) -> str:
+    """Advice to quote a pattern when the line YAML stumbled on starts with YAML syntax."""
+    lines = text.splitlines()
+    if line is None or not 0 < line <= len(lines):
+        return ""
+    written = lines[line - 1].strip()
+    if not written.startswith(_YAML_INDICATORS):
+        return ""
+    key = written.partition(":")[0].rstrip()
+    return f' (quote test patterns in YAML: write "{key}": instead of {key}:)'
 
 
 def _parse(text: str, source: str, cache: DocumentCache | None) -> BudgetFile:
@@ -90,6 +107,11 @@ def _check_version(raw: Located | None, line: int | None) -> None:
     if raw is None:
         raise BudgetError("missing 'version: 1'", line)
     version, version_line = raw
+    if isinstance(version, str) and version.strip() == "1":
+        raise BudgetError(
+            "'version' must be the number 1, not the string '1' (write version: 1, without quotes)",
+            version_line,
+        )
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise BudgetError(f"unsupported version {version!r}; this plugin reads version 1", version_line)
 
@@ -101,6 +123,12 @@ def _parse_settings(raw: Located | None, source: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BudgetError("'settings' must be a mapping", line)
     for name, (_, name_line) in value.items():
+        if name == "level":
+            raise BudgetError(
+                "'level' is not a setting of the whole file: put it in a budget entry (a pattern such "
+                'as "**") or a marker, or run with --perf-mode warn',
+                name_line,
+            )
         if name not in FILE_SETTINGS:
             raise BudgetError(f"unknown setting '{name}'{did_you_mean(str(name), FILE_SETTINGS)}", name_line)
     return dict(parse_fields(value, source=source, allowed_settings=FILE_SETTINGS).settings)

@@ -255,8 +255,36 @@ ERRORS = [
         settings:
           level: warn
         """,
-        "budgets.yml:3: unknown setting 'level'",
+        "budgets.yml:3: 'level' is not a setting of the whole file: put it in a budget entry "
+        '(a pattern such as "**") or a marker, or run with --perf-mode warn',
         id="level-in-settings",
+    ),
+    pytest.param(
+        """\
+        version: "1"
+        """,
+        "budgets.yml:1: 'version' must be the number 1, not the string '1' (write version: 1, without quotes)",
+        id="version-as-a-string",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          **:
+            time: 1s
+        """,
+        "budgets.yml:3: not valid YAML: …'*' (quote test patterns in YAML: write \"**\": instead of **:)",
+        id="unquoted-double-star",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          *:
+            time: 1s
+        """,
+        'budgets.yml:3: not valid YAML: … (quote test patterns in YAML: write "*": instead of *:)',
+        id="unquoted-star",
     ),
     pytest.param(
         """\
@@ -466,7 +494,7 @@ ERRORS = [
         "budgets.yml:1: unsupported version 2…",
         id="version-2",
     ),
-    pytest.param("version: '1'\n", "budgets.yml:1: unsupported version '1'…", id="version-as-string"),
+    pytest.param("version: '2'\n", "budgets.yml:1: unsupported version '2'…", id="version-2-as-string"),
     pytest.param("version: true\n", "budgets.yml:1: unsupported version…", id="version-as-bool"),
     pytest.param("version: 1.0\n", "budgets.yml:1: unsupported version 1.0…", id="version-as-float"),
     pytest.param(
