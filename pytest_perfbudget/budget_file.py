@@ -6,7 +6,7 @@ the file has not changed since the last run (see :mod:`.budget_cache`), and is v
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ class BudgetFile:
     settings: Settings = field(default_factory=Settings)
     setting_overrides: dict[str, Any] = field(default_factory=dict)
     entries: tuple[Entry, ...] = ()
+    warnings: tuple[str, ...] = ()  # valid but probably not meant: shown by `check` and by the run
 
 
 def parse(text: str, source: str, cache: DocumentCache | None = None) -> BudgetFile:
@@ -100,7 +101,45 @@ def _parse(text: str, source: str, cache: DocumentCache | None) -> BudgetFile:
     _check_version(document.get("version"), line)
     overrides = _parse_settings(document.get("settings"), source)
     entries = _parse_entries(document.get("budgets"), source)
-    return BudgetFile(source, Settings().updated(overrides), overrides, entries)
+    warnings = tuple(_bare_seconds(document, source))
+    return BudgetFile(source, Settings().updated(overrides), overrides, entries, warnings)
+
+
+# Fields whose value is a time: a bare number there is seconds.
+DURATION_FIELDS = ("time", "cpu", "sql_time", "noise_floor", "calibration")
+LIKELY_MILLISECONDS = 10  # a bare time from here up was more likely meant in milliseconds
+
+
+def _bare_seconds(document: dict[str, Located], source: str) -> Iterator[str]:
+    """A warning for each time written as a bare number of at least 10 (seconds, as documented)."""
+    sections = [document.get("settings")]
+    budgets = document.get("budgets")
+    if budgets is not None and isinstance(budgets[0], dict):
+        sections.extend(budgets[0].values())
+    for section in sections:
+        if section is not None and isinstance(section[0], dict):
+            yield from _bare_seconds_in(section[0], source)
+
+
+def _bare_seconds_in(fields: dict[Any, Located], source: str, within: str = "") -> Iterator[str]:
+    for name, (value, line) in fields.items():
+        if name == "tolerance" and isinstance(value, dict):
+            yield from _bare_seconds_in(value, source, "tolerance ")
+        elif name not in DURATION_FIELDS:
+            continue
+        elif isinstance(value, dict):  # limits on statistics: time: {p95: 100}
+            for statistic, (limit, statistic_line) in value.items():
+                yield from _bare_second(f"{within}{name} {statistic}", limit, f"{source}:{statistic_line}")
+        else:
+            yield from _bare_second(f"{within}{name}", value, f"{source}:{line}")
+
+
+def _bare_second(label: str, value: object, where: str) -> Iterator[str]:
+    if type(value) in (int, float) and value >= LIKELY_MILLISECONDS:  # type: ignore[operator]
+        yield (
+            f"{where}: {label}: {value} is {value} seconds (a bare number is seconds); "
+            f"write {value}ms if you meant milliseconds"
+        )
 
 
 def _check_version(raw: Located | None, line: int | None) -> None:

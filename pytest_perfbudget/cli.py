@@ -97,6 +97,8 @@ def _check(arguments: argparse.Namespace) -> int:
     except budget_file.BudgetFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{arguments.file}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
     return EXIT_OK
 

@@ -420,7 +420,8 @@ class PerfSession:
                 self._json_lines.add(failed)
 
     def warnings(self) -> list[str]:
-        warnings = [
+        warnings = list(self.budget_file.warnings) if self.budget_file is not None else []
+        warnings += [
             f"stale budget: pattern '{pattern}' matches no collected test" for pattern in self.stale_patterns
         ]
         tracers = sorted(

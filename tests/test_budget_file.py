@@ -801,3 +801,43 @@ def test_random_text_is_parsed_or_refused(text: str) -> None:
 @given(documents)
 def test_random_structures_are_parsed_or_refused(document: object) -> None:
     parses_or_refuses(yaml.safe_dump(document, allow_unicode=True))
+
+
+# --- warnings ----------------------------------------------------------------------------
+
+
+def test_a_bare_time_of_ten_or_more_is_accepted_with_a_warning() -> None:
+    parsed = parse(
+        """\
+        version: 1
+        settings:
+          noise_floor: 0.002
+          tolerance: {time: 20%, sql_time: 50}
+        budgets:
+          "**":
+            time: 100
+            cpu: {p95: 12.5, max: 2s}
+            sql_time: 9.5
+        """
+    )
+    assert parsed.entries[0].fields.limits["time"][0].value == 100
+    assert parsed.warnings == (
+        "budgets.yml:4: tolerance sql_time: 50 is 50 seconds (a bare number is seconds); "
+        "write 50ms if you meant milliseconds",
+        "budgets.yml:7: time: 100 is 100 seconds (a bare number is seconds); write 100ms if you meant milliseconds",
+        "budgets.yml:8: cpu p95: 12.5 is 12.5 seconds (a bare number is seconds); "
+        "write 12.5ms if you meant milliseconds",
+    )
+
+
+def test_times_with_units_and_counts_give_no_warning() -> None:
+    parsed = parse(
+        """\
+        version: 1
+        settings:
+          rounds: 20
+        budgets:
+          "**": {time: 100s, cpu: 100ms, queries: 50, memory: 100}
+        """
+    )
+    assert parsed.warnings == ()

@@ -129,3 +129,16 @@ def test_pytest_shows_the_version_perfbudget_shows(pytester: pytest.Pytester) ->
     assert importlib.metadata.version("pytest-perfbudget") == __version__
     result = pytester.runpytest_subprocess("-VV")
     result.stdout.fnmatch_lines([f"*pytest-perfbudget-{__version__} at *"])
+
+
+def test_check_warns_of_a_bare_time_that_was_probably_meant_in_milliseconds(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (files / "bare.yml").write_text('version: 1\nbudgets:\n  "**":\n    time: 100\n', encoding="utf-8")
+    assert main(["check", "bare.yml"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "bare.yml: ok (1 pattern)\n"
+    assert err == (
+        "warning: bare.yml:4: time: 100 is 100 seconds (a bare number is seconds); "
+        "write 100ms if you meant milliseconds\n"
+    )

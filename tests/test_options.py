@@ -214,3 +214,13 @@ def test_the_budget_file_is_not_read_when_perf_is_off(run_serial: Runner) -> Non
     run_serial.pytester.makepyfile(test_one=ONE_TEST)
     run_serial.pytester.path.joinpath("bad.yml").write_text(BAD_FILE, encoding="utf-8")
     run_serial("--perf-budget", "bad.yml", "--perf-mode", "off").assert_outcomes(passed=1)
+
+
+def test_a_run_warns_of_a_bare_time_that_was_probably_meant_in_milliseconds(run: Runner) -> None:
+    run.pytester.makepyfile(test_one=ONE_TEST)
+    run.budgets('version: 1\nbudgets:\n  "**":\n    time: 100\n')
+    result = run("--perf-budget", "budgets.yml", "--perf-report", "out.json")
+    result.assert_outcomes(passed=1)
+    warning = "budgets.yml:4: time: 100 is 100 seconds (a bare number is seconds); write 100ms if you meant milliseconds"
+    result.stdout.fnmatch_lines([f"WARNING {warning}", "perf: 1 measured, *, 1 warning"])
+    assert run.report()["warnings"] == [warning]
