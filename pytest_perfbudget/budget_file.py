@@ -6,7 +6,7 @@ the file has not changed since the last run (see :mod:`.budget_cache`), and is v
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,6 +202,31 @@ def load(path: str | Path, display: str | None = None, cache: DocumentCache | No
     except (OSError, UnicodeDecodeError) as error:
         raise BudgetFileError(f"{source}: cannot read the budget file: {error}") from None
     return parse(text, source, cache)
+
+
+def combine(files: Sequence[BudgetFile]) -> BudgetFile:
+    """Budget files given together, as one: each file's entries after the earlier file's (so a
+    later file overrides metric by metric, as a later entry does), and its settings over theirs."""
+    if len(files) == 1:
+        return files[0]
+    settings = Settings()
+    overrides: dict[str, Any] = {}
+    for file in files:
+        settings = settings.updated(file.setting_overrides)
+        overrides.update(file.setting_overrides)
+    if "tolerance" in overrides:
+        overrides["tolerance"] = {
+            metric: allowance
+            for file in files
+            for metric, allowance in file.setting_overrides.get("tolerance", {}).items()
+        }
+    return BudgetFile(
+        ", ".join(file.path for file in files),
+        settings,
+        overrides,
+        tuple(entry for file in files for entry in file.entries),
+        tuple(warning for file in files for warning in file.warnings),
+    )
 
 
 def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Path) -> list[str]:

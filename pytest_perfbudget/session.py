@@ -136,15 +136,16 @@ class PerfSession:
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
         """Read the budget file and the baseline; a bad one is a usage error (exit 4)."""
         loaded, baseline, warning = None, None, None
-        if options.budget_file is not None:
-            from .budget_file import BudgetFileError
+        if options.budget_files:
+            from .budget_file import BudgetFileError, combine
             from .budget_file import load as load_budget_file
 
             try:
-                loaded = load_budget_file(
-                    options.budget_file,
-                    options.budget_display,
-                    cache=_document_cache(config, options.budget_file),
+                loaded = combine(
+                    [
+                        load_budget_file(path, display, cache=_document_cache(config, path))
+                        for path, display in zip(options.budget_files, options.budget_displays, strict=True)
+                    ]
                 )
             except BudgetFileError as error:
                 raise pytest.UsageError(str(error)) from None

@@ -841,3 +841,26 @@ def test_times_with_units_and_counts_give_no_warning() -> None:
         """
     )
     assert parsed.warnings == ()
+
+
+def test_files_combined_keep_entries_in_order_and_later_settings_win() -> None:
+    first = parse(
+        "version: 1\nsettings:\n  rounds: 2\n  tolerance: {time: 5%, queries: 1}\nbudgets:\n  '**': {time: 1s}\n"
+    )
+    second = budget_file.parse(
+        "version: 1\nsettings:\n  rounds: 3\n  tolerance: {time: 10%}\nbudgets:\n  '**': {time: 2s}\n",
+        "b.yml",
+    )
+    combined = budget_file.combine([first, second])
+    assert [entry.fields.limits["time"][0].source for entry in combined.entries] == [
+        "budgets.yml:6",
+        "b.yml:6",
+    ]
+    assert combined.settings.rounds == 3
+    assert combined.settings.tolerance["time"] == Tolerance(relative=0.1)
+    assert combined.settings.tolerance["queries"] == Tolerance(absolute=1)
+    assert combined.setting_overrides["tolerance"] == {
+        "time": Tolerance(relative=0.1),
+        "queries": Tolerance(absolute=1),
+    }
+    assert limits_of(combined, "tests/test_x.py::test_a")["time"][1] == "b.yml:6"
