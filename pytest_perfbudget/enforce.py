@@ -48,7 +48,8 @@ class Violation:
 
     @property
     def noisy(self) -> bool:
-        return self.metric in NOISY_METRICS
+        """Worth measuring again: a timing over its limit. A metric not measured stays so."""
+        return self.metric in NOISY_METRICS and self.actual is not None
 
     @property
     def label(self) -> str:
@@ -94,7 +95,7 @@ def violation_comparison(
     """
     shown_limit = format_value(metric, limit)
     if actual is None:
-        return f"not measured (limit {shown_limit}; count operations with perf.ops(n))"
+        return f"not measured (limit {shown_limit}; no operations counted: call perf.ops(n) with the perf fixture)"
     floor = metric == "throughput"
     sign = "<" if floor else ">"
     notes = []
