@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -119,10 +119,18 @@ class Perf:
         else:
             self._idle_ops += count
 
-    @contextmanager
-    def block(self, name: str, **budgets: Any) -> Iterator[Sample]:
-        """Measure part of a test and hold it to ``budgets`` (keywords as in the marker)."""
+    def block(self, name: str, **budgets: Any) -> AbstractContextManager[Sample]:
+        """Measure part of a test and hold it to ``budgets`` (keywords as in the marker).
+
+        The budgets are checked here, before the ``with`` enters the block, and a bad one is
+        raised from this call, hidden from the traceback: the test's own line is the last shown.
+        """
+        __tracebackhide__ = True
         self._block_fields(name, budgets)
+        return self._measured_block(name)
+
+    @contextmanager
+    def _measured_block(self, name: str) -> Iterator[Sample]:
         sample = Sample(traced=self._current.traced if self._current else False)
         log = self.queries
         start = len(log.statements)
@@ -137,6 +145,7 @@ class Perf:
             self.measurement.blocks.setdefault(name, []).append(sample)
 
     def _block_fields(self, name: str, budgets: dict[str, Any]) -> Fields:
+        __tracebackhide__ = True
         known = self.block_budgets.get(name)
         if known is not None:
             return known

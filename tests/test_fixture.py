@@ -95,7 +95,11 @@ def test_a_block_with_a_bad_keyword_fails_the_test(run_serial: Runner, arguments
     )
     result = run_serial()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([message])
+    result.stdout.fnmatch_lines(
+        [">       with perf.block(*", f"E   {message}", "test_bad.py:2: BlockUsageError"]
+    )
+    assert "contextlib" not in result.stdout.str()
+    assert "recorder.py" not in result.stdout.str()
 
 
 def test_what_the_fixture_shows(run_serial: Runner) -> None:
