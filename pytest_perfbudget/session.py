@@ -391,7 +391,7 @@ class PerfSession:
         if self._pending:
             pending = self._pending.pop(report.nodeid, None)
             if pending is not None:
-                pending["outcome"] = report.outcome
+                pending["outcome"] = _outcome(report.outcome, attributes)
                 attributes[REPORT_ATTRIBUTE] = pending
         if self.is_worker:
             return
@@ -573,6 +573,14 @@ class UsageErrors:
         error = item.stash.get(USAGE_ERROR_KEY, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
+
+
+def _outcome(outcome: str, attributes: dict[str, Any]) -> str:
+    """The call's outcome as pytest's summary names it: an expected failure is ``xfailed`` (not
+    ``skipped``), an unexpected pass ``xpassed`` (a strict one is ``failed``, as pytest says)."""
+    if "wasxfail" not in attributes:
+        return outcome
+    return "xfailed" if outcome == "skipped" else "xpassed" if outcome == "passed" else outcome
 
 
 def _caller(item: pytest.Function) -> Callable[[], object]:
