@@ -141,7 +141,7 @@ class Perf:
             sample.wall = time.perf_counter() - wall_start
             sample.cpu = time.process_time() - cpu_start
             sample.queries = log.since(start)
-        if self._current is not None:
+        if self._current is not None and not self.warmup:
             self.measurement.blocks.setdefault(name, []).append(sample)
 
     def _block_fields(self, name: str, budgets: dict[str, Any]) -> Fields:

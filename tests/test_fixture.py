@@ -194,7 +194,7 @@ def test_a_warmup_call_sees_its_queries_and_knows_it_is_a_warmup(run: Runner) ->
 
         @pytest.mark.perf_budget(warmup=2, rounds=2, queries=1)
         def test_counts(perf):
-            with ENGINE.connect() as connection:
+            with perf.block("select", queries=1), ENGINE.connect() as connection:
                 connection.execute(sqlalchemy.text("SELECT 1"))
             with Path("calls.txt").open("a") as file:
                 file.write(f"{perf.warmup}:{perf.queries.count},")
@@ -205,4 +205,6 @@ def test_a_warmup_call_sees_its_queries_and_knows_it_is_a_warmup(run: Runner) ->
     result.assert_outcomes(passed=1)
     calls = (run.pytester.path / "calls.txt").read_text()
     assert calls == "True:1,True:1,False:1,False:1,"
-    assert run.record("test_warm.py::test_counts")["metrics"]["queries"] == 1
+    record = run.record("test_warm.py::test_counts")
+    assert record["metrics"]["queries"] == 1
+    assert len(record["blocks"]["select"]["time"]["rounds"]) == 2  # the warm-up calls' are dropped
