@@ -135,7 +135,7 @@ def _bare_seconds_in(fields: dict[Any, Located], source: str, within: str = "") 
 
 
 def _bare_second(label: str, value: object, where: str) -> Iterator[str]:
-    if type(value) in (int, float) and value >= LIKELY_MILLISECONDS:  # type: ignore[operator]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= LIKELY_MILLISECONDS:
         yield (
             f"{where}: {label}: {value} is {value} seconds (a bare number is seconds); "
             f"write {value}ms if you meant milliseconds"
