@@ -92,15 +92,19 @@ def render_as(
 
 
 def _check(arguments: argparse.Namespace) -> int:
-    try:
-        loaded = budget_file.load(arguments.file)
-    except budget_file.BudgetFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    for warning in loaded.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"{arguments.file}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
-    return EXIT_OK
+    """Each file on its own, as a run reads each of several ``--perf-budget`` files."""
+    status = EXIT_OK
+    for path in arguments.files:
+        try:
+            loaded = budget_file.load(path)
+        except budget_file.BudgetFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        for warning in loaded.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"{path}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
+    return status
 
 
 # --- compare ----------------------------------------------------------------------------
@@ -327,11 +331,11 @@ def parser() -> argparse.ArgumentParser:
         commands,
         "check",
         "validate a budget file",
-        "Validate a budget file. Exit 0 when it is valid, 4 with a one-line error when not.",
+        "Validate budget files. Exit 0 when every one is valid, 4 with a one-line error for each that is not.",
         _check,
         (EXIT_OK, EXIT_ARGUMENTS, EXIT_USAGE),
     )
-    check.add_argument("file", metavar="FILE", help="the budget file (YAML)")
+    check.add_argument("files", metavar="FILE", nargs="+", help="a budget file (YAML)")
 
     compare = _command(
         commands,

@@ -142,3 +142,10 @@ def test_check_warns_of_a_bare_time_that_was_probably_meant_in_milliseconds(
         "warning: bare.yml:4: time: 100 is 100 seconds (a bare number is seconds); "
         "write 100ms if you meant milliseconds\n"
     )
+
+
+def test_check_several_files(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "good.yml", "missing.yml", "good.yml"]) == 4
+    out, err = capsys.readouterr()
+    assert out == "good.yml: ok (2 patterns)\ngood.yml: ok (2 patterns)\n"
+    assert err == "error: missing.yml: budget file not found\n"
