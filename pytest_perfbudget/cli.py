@@ -1,6 +1,6 @@
 """The ``perfbudget`` command: check, compare, merge, report and init.
 
-Exit codes, the same for every subcommand:
+Exit codes (each subcommand's ``--help`` lists those it can return):
 
 - 0: done (and, for ``compare --fail-on-regression``, nothing regressed);
 - 1: ``compare --fail-on-regression`` found a regression;
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import budget_file, init_budgets
+from . import __version__, budget_file, init_budgets
 from .budgets import METRICS, Settings, Tolerance, parse_tolerance
 from .compare import BaselineError, annotate, load_report
 from .merge import CONFLICT_CHOICES, MergeError, Merger, ShardLines, read_lines
@@ -116,14 +116,20 @@ def render_as(
 
 
 def _check(arguments: argparse.Namespace) -> int:
-    try:
-        loaded = budget_file.load(arguments.file)
-    except budget_file.BudgetFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    with _standard_output():
-        print(f"{arguments.file}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
-    return EXIT_OK
+    """Each file on its own, as a run reads each of several ``--perf-budget`` files."""
+    status = EXIT_OK
+    for path in arguments.files:
+        try:
+            loaded = budget_file.load(path)
+        except budget_file.BudgetFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        for warning in loaded.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        with _standard_output():
+            print(f"{path}: ok ({len(loaded.entries)} pattern{'s' * (len(loaded.entries) != 1)})")
+    return status
 
 
 # --- compare ----------------------------------------------------------------------------
@@ -311,21 +317,33 @@ def _init(arguments: argparse.Namespace) -> int:
 
 # --- the parser -------------------------------------------------------------------------
 
-EXIT_CODES = """exit status:
-  0  done
-  1  regressions found (with --fail-on-regression)
-  2  bad arguments
-  3  an input file that cannot be read or is not a report, or an output that cannot be written"""
+EXIT_STATUSES = {
+    EXIT_OK: "done",
+    EXIT_FOUND: "regressions found (with --fail-on-regression)",
+    EXIT_ARGUMENTS: "bad arguments",
+    EXIT_INPUT: "an input file that cannot be read or is not a report, or an output that cannot be written",
+    EXIT_USAGE: "a bad budget file",
+}
+
+
+def exit_statuses(*statuses: int) -> str:
+    """The help's list of the exit statuses one subcommand can return."""
+    return "exit status:\n" + "\n".join(f"  {status}  {EXIT_STATUSES[status]}" for status in statuses)
 
 
 def _command(
-    commands: Any, name: str, summary: str, description: str, run: Callable[[argparse.Namespace], int]
+    commands: Any,
+    name: str,
+    summary: str,
+    description: str,
+    run: Callable[[argparse.Namespace], int],
+    statuses: Sequence[int] = (EXIT_OK, EXIT_ARGUMENTS, EXIT_INPUT),
 ) -> argparse.ArgumentParser:
     command: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
         description=description,
-        epilog=EXIT_CODES,
+        epilog=exit_statuses(*statuses),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.set_defaults(run=run)
@@ -334,15 +352,18 @@ def _command(
 
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="perfbudget", description="pytest-perfbudget tools")
+    main_parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser(
+    check = _command(
+        commands,
         "check",
-        help="validate a budget file",
-        description="Validate a budget file. Exit 0 when it is valid, 4 with a one-line error when not.",
+        "validate a budget file",
+        "Validate budget files. Exit 0 when every one is valid, 4 with a one-line error for each that is not.",
+        _check,
+        (EXIT_OK, EXIT_ARGUMENTS, EXIT_USAGE),
     )
-    check.add_argument("file", metavar="FILE", help="the budget file (YAML)")
-    check.set_defaults(run=_check)
+    check.add_argument("files", metavar="FILE", nargs="+", help="a budget file (YAML)")
 
     compare = _command(
         commands,
@@ -350,6 +371,7 @@ def parser() -> argparse.ArgumentParser:
         "compare two JSON reports",
         "Compare AFTER with BEFORE, test by test and metric by metric, as --perf-baseline does in a run.",
         _compare,
+        (EXIT_OK, EXIT_FOUND, EXIT_ARGUMENTS, EXIT_INPUT),
     )
     compare.add_argument("before", metavar="BEFORE", help="the baseline JSON report (say, from main)")
     compare.add_argument("after", metavar="AFTER", help="the JSON report to judge")

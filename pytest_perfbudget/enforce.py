@@ -49,7 +49,8 @@ class Violation:
 
     @property
     def noisy(self) -> bool:
-        return self.metric in NOISY_METRICS
+        """Worth measuring again: a timing over its limit. A metric not measured stays so."""
+        return self.metric in NOISY_METRICS and self.actual is not None
 
     @property
     def label(self) -> str:
@@ -95,7 +96,11 @@ def violation_comparison(
     """
     shown_limit = format_value(metric, limit)
     if actual is None:
-        why = MEMORY_LOST if metric == "memory" else "count operations with perf.ops(n)"
+        why = (
+            MEMORY_LOST
+            if metric == "memory"
+            else "no operations counted: call perf.ops(n) with the perf fixture"
+        )
         return f"not measured (limit {shown_limit}; {why})"
     floor = metric == "throughput"
     sign = "<" if floor else ">"
@@ -179,29 +184,43 @@ def evaluate(
     return violations
 
 
+LABEL_WIDTH = 11  # the columns of a failure message: `queries     52 > 3        (source)`
+COMPARISON_WIDTH = 13
+ALIGNED_COMPARISON = 24  # a longer comparison (a calibrated limit, a baseline) is not padded up to
+
+
 def failure_message(
     nodeid: str,
     violations: Sequence[Violation],
     suspects: Sequence[Suspect],
     *,
+    block_suspects: Mapping[str, Sequence[Suspect]] | None = None,
     retries_used: int = 0,
     heading: str = "perf budget exceeded in",
     notes: Sequence[str] = (),
 ) -> str:
-    """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one.
+    """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one
+    (a block's own under the block's), in columns as wide as the longest label and short comparison.
 
     ``notes`` end it, one per line in parentheses: calibration, unstable rounds.
     """
     lines = [f"{heading} {nodeid}"]
-    for violation in violations:
+    label_width = max([LABEL_WIDTH, *[len(violation.label) for violation in violations]])
+    comparisons = [violation.comparison for violation in violations]
+    aligned = [len(comparison) for comparison in comparisons if len(comparison) <= ALIGNED_COMPARISON]
+    comparison_width = max([COMPARISON_WIDTH, *aligned])
+    for violation, comparison in zip(violations, comparisons, strict=True):
         origin = (
             f"baseline: {violation.limit.source}"
             if violation.kind == "regression"
             else violation.limit.origin
         )
-        lines.append(f"  {violation.label:<11} {violation.comparison:<13} ({origin})")
-        if violation.metric == "n_plus_one" and violation.block is None:
-            lines.extend(describe_suspects(suspects))
+        lines.append(f"  {violation.label:<{label_width}} {comparison:<{comparison_width}} ({origin})")
+        if violation.metric == "n_plus_one":
+            if violation.block is None:
+                lines.extend(describe_suspects(suspects))
+            elif block_suspects:
+                lines.extend(describe_suspects(block_suspects.get(violation.block, ())))
     if retries_used:
         lines.append(f"  (still over budget after {retries_used} re-measurement{'s' * (retries_used > 1)})")
     lines.extend(f"  ({note})" for note in notes)

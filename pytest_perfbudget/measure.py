@@ -7,10 +7,8 @@ process, all threads, user + system).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter, process_time  # bound now: tests may patch the time module
-from typing import Any
 
 from .queries import QueryLog, capture
 
@@ -99,13 +97,3 @@ class Meter:
             sample.rss = max(_rss() - self._rss_start, 0)
         capture.log = self._previous_log
         return sample
-
-
-def measure(call: Callable[[], Any], *, traced: bool = False, rss: bool = False) -> Sample:
-    """Measure one call of ``call``; an exception propagates after the sample is discarded."""
-    meter = Meter(traced=traced, rss=rss)
-    try:
-        call()
-    finally:
-        sample = meter.stop()
-    return sample

@@ -16,8 +16,8 @@ MAX_ROUNDS = 10_000  # budgets.MAX_ROUNDS, not imported from there: an idle run 
 class Options(NamedTuple):  # not a dataclass: imported in every run, and four times quicker to define
     """The run's perf options after precedence is applied."""
 
-    budget_file: Path | None = None
-    budget_display: str | None = None  # how the user wrote the path, for messages
+    budget_files: tuple[Path, ...] = ()  # merged in order: a later file's entries come after
+    budget_displays: tuple[str, ...] = ()  # how the user wrote each path, for messages
     reports: tuple[Path, ...] = ()
     baseline: Path | None = None
     mode: str = "enforce"
@@ -28,7 +28,7 @@ class Options(NamedTuple):  # not a dataclass: imported in every run, and four t
     @property
     def measures_everything(self) -> bool:
         """A budget file, a report or a baseline to compare with makes every test measured."""
-        return self.budget_file is not None or bool(self.reports) or self.baseline is not None
+        return bool(self.budget_files) or bool(self.reports) or self.baseline is not None
 
     def forced_settings(self) -> dict[str, Any]:
         """Settings the options impose on every test, over file and marker."""
@@ -42,7 +42,14 @@ class Options(NamedTuple):  # not a dataclass: imported in every run, and four t
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("perfbudget", "performance budgets (pytest-perfbudget)")
-    group.addoption("--perf-budget", metavar="FILE", help="budget file (YAML) to enforce")
+    group.addoption(
+        "--perf-budget",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="budget file (YAML) to enforce. Repeatable: each file's entries apply after the earlier "
+        "file's, and its settings override theirs",
+    )
     group.addoption(
         "--perf-report",
         metavar="PATH",
@@ -63,7 +70,9 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="trace memory for every measured test, not only those with a memory budget",
     )
-    parser.addini("perf_budget", "budget file (YAML), relative to the ini file", type="string")
+    parser.addini(
+        "perf_budget", "budget files (YAML), one per line, relative to the ini file", type="linelist"
+    )
     parser.addini("perf_report", "reports to write, one per line", type="linelist")
     parser.addini("perf_baseline", "JSON report of an earlier run, relative to the ini file", type="string")
     parser.addini("perf_mode", "enforce, warn or off", type="string", default="enforce")
@@ -83,13 +92,11 @@ def _ini_path(config: pytest.Config, value: str) -> Path:
 
 def resolve(config: pytest.Config) -> Options:
     """Read options and ini keys into :class:`Options`; bad values raise ``pytest.UsageError``."""
-    budget_option = config.getoption("perf_budget")
-    budget_ini = config.getini("perf_budget")
-    budget_file, budget_display = None, None
-    if budget_option:
-        budget_file, budget_display = Path(budget_option), budget_option
-    elif budget_ini:
-        budget_file, budget_display = _ini_path(config, budget_ini), budget_ini
+    budget_displays: tuple[str, ...] = tuple(config.getoption("perf_budget"))
+    budget_files = tuple(Path(path) for path in budget_displays)
+    if not budget_displays:
+        budget_displays = tuple(config.getini("perf_budget"))
+        budget_files = tuple(_ini_path(config, path) for path in budget_displays)
 
     report_options: list[str] = config.getoption("perf_report")
     reports = tuple(Path(path) for path in report_options) or tuple(
@@ -123,7 +130,7 @@ def resolve(config: pytest.Config) -> Options:
     memory_option = config.getoption("perf_memory")
     memory = bool(memory_option) if memory_option is not None else bool(config.getini("perf_memory"))
     exclude = tuple(config.getini("perf_call_site_exclude"))
-    return Options(budget_file, budget_display, reports, baseline, mode, rounds, memory, exclude)
+    return Options(budget_files, budget_displays, reports, baseline, mode, rounds, memory, exclude)
 
 
 def _ini_rounds(text: str) -> int | None:

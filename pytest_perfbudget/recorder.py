@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from time import perf_counter, process_time  # bound now: tests may patch the time module
 from typing import Any
 
 from .budgets import BudgetError, Fields, TestBudget, located, parse_fields
-from .measure import Meter, Sample, measure
+from .measure import Meter, Sample
 from .metrics import Measurement
 from .queries import QueryLog
 
@@ -89,12 +89,13 @@ class Perf:
         self._idle_log: QueryLog | None = None  # made when read: most tests never look
         self._idle_ops = 0
         self.busy = False  # running the rounds: nested calls of the test are not measured again
+        self.warmup = False  # True during a warm-up call, whose measurements are thrown away
 
     # --- what tests use ---------------------------------------------------------
 
     @property
     def queries(self) -> QueryLog:
-        """Statements of the round running now (empty when nothing is measured)."""
+        """Statements of the call running now, warm-up calls included (empty when nothing is measured)."""
         if self._current is not None:
             return self._current.queries
         if self._idle_log is None:
@@ -119,10 +120,18 @@ class Perf:
         else:
             self._idle_ops += count
 
-    @contextmanager
-    def block(self, name: str, **budgets: Any) -> Iterator[Sample]:
-        """Measure part of a test and hold it to ``budgets`` (keywords as in the marker)."""
+    def block(self, name: str, **budgets: Any) -> AbstractContextManager[Sample]:
+        """Measure part of a test and hold it to ``budgets`` (keywords as in the marker).
+
+        The budgets are checked here, before the ``with`` enters the block, and a bad one is
+        raised from this call, hidden from the traceback: the test's own line is the last shown.
+        """
+        __tracebackhide__ = True
         self._block_fields(name, budgets)
+        return self._measured_block(name)
+
+    @contextmanager
+    def _measured_block(self, name: str) -> Iterator[Sample]:
         sample = Sample(traced=self._current.traced if self._current else False)
         log = self.queries
         start = log.mark()
@@ -133,10 +142,11 @@ class Perf:
             sample.wall = perf_counter() - wall_start
             sample.cpu = process_time() - cpu_start
             sample.queries = log.since(start)
-        if self._current is not None:
+        if self._current is not None and not self.warmup:
             self.measurement.blocks.setdefault(name, []).append(sample)
 
     def _block_fields(self, name: str, budgets: dict[str, Any]) -> Fields:
+        __tracebackhide__ = True
         known = self.block_budgets.get(name)
         if known is not None:
             return known
@@ -183,8 +193,14 @@ class Perf:
         self.finish(meter)
 
     def run_unmeasured(self, call: Callable[[], Any]) -> None:
-        """A warm-up call: statements and operations go nowhere."""
-        measure(call)
+        """A warm-up call: the test sees its statements and operations, and then they are dropped."""
+        meter = Meter(traced=False, rss=False)
+        self._current, self.warmup = meter.sample, True
+        try:
+            call()
+        finally:
+            meter.stop()
+            self._current, self.warmup = None, False
 
     def restart_timing(self) -> None:
         """Drop untraced rounds and blocks before a re-measurement."""

@@ -74,6 +74,7 @@ class Verdict:
             nodeid,
             self.violations,
             self.metrics.suspects,
+            block_suspects={name: metrics.suspects for name, metrics in self.block_metrics.items()},
             retries_used=self.retries_used,
             heading=heading,
             notes=notes,

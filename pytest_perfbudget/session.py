@@ -147,15 +147,16 @@ class PerfSession:
     def start(cls, config: pytest.Config, options: Options) -> PerfSession:
         """Read the budget file and the baseline; a bad one is a usage error (exit 4)."""
         loaded, baseline, warning = None, None, None
-        if options.budget_file is not None:
-            from .budget_file import BudgetFileError
+        if options.budget_files:
+            from .budget_file import BudgetFileError, combine
             from .budget_file import load as load_budget_file
 
             try:
-                loaded = load_budget_file(
-                    options.budget_file,
-                    options.budget_display,
-                    cache=_document_cache(config, options.budget_file),
+                loaded = combine(
+                    [
+                        load_budget_file(path, display, cache=_document_cache(config, path))
+                        for path, display in zip(options.budget_files, options.budget_displays, strict=True)
+                    ]
                 )
             except BudgetFileError as error:
                 raise pytest.UsageError(str(error)) from None
@@ -409,7 +410,7 @@ class PerfSession:
         if self._pending:
             pending = self._pending.pop(report.nodeid, None)
             if pending is not None:
-                pending["outcome"] = report.outcome
+                pending["outcome"] = _outcome(report.outcome, attributes)
                 attributes[REPORT_ATTRIBUTE] = pending
         if self.is_worker:
             return
@@ -458,7 +459,8 @@ class PerfSession:
             self._json_lines.add(record)
 
     def warnings(self) -> list[str]:
-        warnings = [
+        warnings = list(self.budget_file.warnings) if self.budget_file is not None else []
+        warnings += [
             f"stale budget: pattern '{pattern}' matches no collected test" for pattern in self.stale_patterns
         ]
         tracers = sorted(
@@ -651,6 +653,14 @@ class UsageErrors:
         error = item.stash.get(USAGE_ERROR_KEY, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
+
+
+def _outcome(outcome: str, attributes: dict[str, Any]) -> str:
+    """The call's outcome as pytest's summary names it: an expected failure is ``xfailed`` (not
+    ``skipped``), an unexpected pass ``xpassed`` (a strict one is ``failed``, as pytest says)."""
+    if "wasxfail" not in attributes:
+        return outcome
+    return "xfailed" if outcome == "skipped" else "xpassed" if outcome == "passed" else outcome
 
 
 def _caller(item: pytest.Function) -> Callable[[], object]:

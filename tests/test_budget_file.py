@@ -255,8 +255,36 @@ ERRORS = [
         settings:
           level: warn
         """,
-        "budgets.yml:3: unknown setting 'level'",
+        "budgets.yml:3: 'level' is not a setting of the whole file: put it in a budget entry "
+        '(a pattern such as "**") or a marker, or run with --perf-mode warn',
         id="level-in-settings",
+    ),
+    pytest.param(
+        """\
+        version: "1"
+        """,
+        "budgets.yml:1: 'version' must be the number 1, not the string '1' (write version: 1, without quotes)",
+        id="version-as-a-string",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          **:
+            time: 1s
+        """,
+        "budgets.yml:3: not valid YAML: …'*' (quote test patterns in YAML: write \"**\": instead of **:)",
+        id="unquoted-double-star",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          *:
+            time: 1s
+        """,
+        'budgets.yml:3: not valid YAML: … (quote test patterns in YAML: write "*": instead of *:)',
+        id="unquoted-star",
     ),
     pytest.param(
         """\
@@ -514,7 +542,7 @@ ERRORS = [
         "budgets.yml:1: unsupported version 2…",
         id="version-2",
     ),
-    pytest.param("version: '1'\n", "budgets.yml:1: unsupported version '1'…", id="version-as-string"),
+    pytest.param("version: '2'\n", "budgets.yml:1: unsupported version '2'…", id="version-2-as-string"),
     pytest.param("version: true\n", "budgets.yml:1: unsupported version…", id="version-as-bool"),
     pytest.param("version: 1.0\n", "budgets.yml:1: unsupported version 1.0…", id="version-as-float"),
     pytest.param(
@@ -878,3 +906,66 @@ def test_random_text_is_parsed_or_refused(text: str) -> None:
 @given(documents)
 def test_random_structures_are_parsed_or_refused(document: object) -> None:
     parses_or_refuses(yaml.safe_dump(document, allow_unicode=True))
+
+
+# --- warnings ----------------------------------------------------------------------------
+
+
+def test_a_bare_time_of_ten_or_more_is_accepted_with_a_warning() -> None:
+    parsed = parse(
+        """\
+        version: 1
+        settings:
+          noise_floor: 0.002
+          tolerance: {time: 20%, sql_time: 50}
+        budgets:
+          "**":
+            time: 100
+            cpu: {p95: 12.5, max: 2s}
+            sql_time: 9.5
+        """
+    )
+    assert parsed.entries[0].fields.limits["time"][0].value == 100
+    assert parsed.warnings == (
+        "budgets.yml:4: tolerance sql_time: 50 is 50 seconds (a bare number is seconds); "
+        "write 50ms if you meant milliseconds",
+        "budgets.yml:7: time: 100 is 100 seconds (a bare number is seconds); write 100ms if you meant milliseconds",
+        "budgets.yml:8: cpu p95: 12.5 is 12.5 seconds (a bare number is seconds); "
+        "write 12.5ms if you meant milliseconds",
+    )
+
+
+def test_times_with_units_and_counts_give_no_warning() -> None:
+    parsed = parse(
+        """\
+        version: 1
+        settings:
+          rounds: 20
+        budgets:
+          "**": {time: 100s, cpu: 100ms, queries: 50, memory: 100}
+        """
+    )
+    assert parsed.warnings == ()
+
+
+def test_files_combined_keep_entries_in_order_and_later_settings_win() -> None:
+    first = parse(
+        "version: 1\nsettings:\n  rounds: 2\n  tolerance: {time: 5%, queries: 1}\nbudgets:\n  '**': {time: 1s}\n"
+    )
+    second = budget_file.parse(
+        "version: 1\nsettings:\n  rounds: 3\n  tolerance: {time: 10%}\nbudgets:\n  '**': {time: 2s}\n",
+        "b.yml",
+    )
+    combined = budget_file.combine([first, second])
+    assert [entry.fields.limits["time"][0].source for entry in combined.entries] == [
+        "budgets.yml:6",
+        "b.yml:6",
+    ]
+    assert combined.settings.rounds == 3
+    assert combined.settings.tolerance["time"] == Tolerance(relative=0.1)
+    assert combined.settings.tolerance["queries"] == Tolerance(absolute=1)
+    assert combined.setting_overrides["tolerance"] == {
+        "time": Tolerance(relative=0.1),
+        "queries": Tolerance(absolute=1),
+    }
+    assert limits_of(combined, "tests/test_x.py::test_a")["time"][1] == "b.yml:6"

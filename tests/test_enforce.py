@@ -744,3 +744,28 @@ def test_time_budgets_are_not_judged_under_a_tracer(run: Runner) -> None:
     )
     assert "  time " not in result.stdout.str()
     assert run.record("test_traced.py::test_slow_and_big")["timings_not_judged"] == "conftest"
+
+
+def test_a_throughput_never_counted_is_not_measured_again(run: Runner) -> None:
+    """No operations counted is not noise: the test is called once, and told how to count them."""
+    run.module(
+        "test_uncounted",
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(throughput="5/s")
+        def test_not_counted():
+            record_call()
+        """,
+    )
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "perf budget exceeded in test_uncounted.py::test_not_counted",
+            "  throughput  not measured (limit 5/s; no operations counted: call perf.ops(n) with the perf fixture)"
+            " (marker)",
+        ]
+    )
+    assert "re-measurement" not in result.stdout.str()
+    assert run.calls() == 1

@@ -95,7 +95,11 @@ def test_a_block_with_a_bad_keyword_fails_the_test(run_serial: Runner, arguments
     )
     result = run_serial()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([message])
+    result.stdout.fnmatch_lines(
+        [">       with perf.block(*", f"E   {message}", "test_bad.py:2: BlockUsageError"]
+    )
+    assert "contextlib" not in result.stdout.str()
+    assert "recorder.py" not in result.stdout.str()
 
 
 def test_what_the_fixture_shows(run_serial: Runner) -> None:
@@ -176,3 +180,31 @@ def test_no_plugin_no_fixture(run_serial: Runner) -> None:
     result = run_serial("-p", "no:perfbudget")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'perf' not found*"])
+
+
+def test_a_warmup_call_sees_its_queries_and_knows_it_is_a_warmup(run: Runner) -> None:
+    """Each call, warm-up or measured, has its own statement log; ``perf.warmup`` tells them apart."""
+    run.pytester.makepyfile(
+        test_warm="""
+        from pathlib import Path
+        import pytest
+        import sqlalchemy
+
+        ENGINE = sqlalchemy.create_engine("sqlite://")
+
+        @pytest.mark.perf_budget(warmup=2, rounds=2, queries=1)
+        def test_counts(perf):
+            with perf.block("select", queries=1), ENGINE.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+            with Path("calls.txt").open("a") as file:
+                file.write(f"{perf.warmup}:{perf.queries.count},")
+            assert perf.queries.count == 1
+        """
+    )
+    result = run("--perf-report", "out.json")
+    result.assert_outcomes(passed=1)
+    calls = (run.pytester.path / "calls.txt").read_text()
+    assert calls == "True:1,True:1,False:1,False:1,"
+    record = run.record("test_warm.py::test_counts")
+    assert record["metrics"]["queries"] == 1
+    assert len(record["blocks"]["select"]["time"]["rounds"]) == 2  # the warm-up calls' are dropped

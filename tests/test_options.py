@@ -222,3 +222,49 @@ def test_the_budget_file_is_not_read_when_perf_is_off(run_serial: Runner) -> Non
 
 def test_the_option_and_the_file_bound_rounds_alike() -> None:
     assert options.MAX_ROUNDS == budgets.MAX_ROUNDS
+
+
+def test_a_run_warns_of_a_bare_time_that_was_probably_meant_in_milliseconds(run: Runner) -> None:
+    run.pytester.makepyfile(test_one=ONE_TEST)
+    run.budgets('version: 1\nbudgets:\n  "**":\n    time: 100\n')
+    result = run("--perf-budget", "budgets.yml", "--perf-report", "out.json")
+    result.assert_outcomes(passed=1)
+    warning = "budgets.yml:4: time: 100 is 100 seconds (a bare number is seconds); write 100ms if you meant milliseconds"
+    result.stdout.fnmatch_lines([f"WARNING {warning}", "perf: 1 measured, *, 1 warning"])
+    assert run.report()["warnings"] == [warning]
+
+
+def test_budget_files_given_together_merge_in_order(run: Runner) -> None:
+    """A later file's entries apply after the earlier file's, metric by metric; its settings win.
+    Each limit names the file it came from."""
+    run.pytester.makepyfile(
+        test_two="""
+        import sqlalchemy
+
+        ENGINE = sqlalchemy.create_engine("sqlite://")
+
+        def test_two_queries():
+            with ENGINE.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+                connection.execute(sqlalchemy.text("SELECT 2"))
+        """
+    )
+    run.budgets('version: 1\nsettings:\n  rounds: 2\nbudgets:\n  "**": {time: 5s, queries: 0}\n', name="a")
+    run.budgets('version: 1\nsettings:\n  rounds: 3\nbudgets:\n  "**": {queries: 1}\n', name="b")
+    result = run("--perf-budget", "a.yml", "--perf-budget", "b.yml", "--perf-report", "out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  queries *2 > 1 *(b.yml: **)"])
+    record = run.record("test_two.py::test_two_queries")
+    assert record["budgets"]["time"]["source"] == "a.yml:5"
+    assert record["budgets"]["queries"]["source"] == "b.yml:5"
+    assert len(record["metrics"]["time"]["rounds"]) == 3
+
+
+def test_budget_files_in_the_ini_file_one_per_line(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial.budgets('version: 1\nbudgets:\n  "**": {time: 5s}\n', name="a")
+    run_serial.budgets('version: 1\nbudgets:\n  "**": {cpu: 5s}\n', name="b")
+    run_serial.pytester.makeini("[pytest]\nperf_budget =\n    a.yml\n    b.yml\n")
+    run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
+    budgets = run_serial.record("test_one.py::test_a")["budgets"]
+    assert (budgets["time"]["source"], budgets["cpu"]["source"]) == ("a.yml:3", "b.yml:3")

@@ -353,3 +353,55 @@ def test_a_report_gets_the_usual_file_mode(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+# --- outcomes ----------------------------------------------------------------------------
+
+
+def test_outcomes_are_recorded_as_pytest_reports_them(run: Runner) -> None:
+    run.pytester.makepyfile(
+        test_outcomes="""
+        import pytest
+
+        def test_passed():
+            pass
+
+        def test_failed():
+            assert False
+
+        def test_skipped_in_the_call():
+            pytest.skip("not today")
+
+        @pytest.mark.xfail(reason="known bug")
+        def test_xfailed():
+            assert False
+
+        @pytest.mark.xfail(reason="fixed since")
+        def test_xpassed():
+            pass
+
+        @pytest.mark.xfail(reason="fixed since", strict=True)
+        def test_xpassed_strict():
+            pass
+
+        @pytest.fixture
+        def broken_teardown():
+            yield
+            raise RuntimeError("teardown")
+
+        def test_error_in_teardown(broken_teardown):
+            pass
+        """
+    )
+    result = run("--perf-report", "out.json")
+    result.assert_outcomes(passed=2, failed=2, skipped=1, xfailed=1, xpassed=1, errors=1)
+    outcomes = {test["nodeid"].partition("::")[2]: test["outcome"] for test in run.report()["tests"]}
+    assert outcomes == {
+        "test_passed": "passed",
+        "test_failed": "failed",
+        "test_skipped_in_the_call": "skipped",
+        "test_xfailed": "xfailed",
+        "test_xpassed": "xpassed",
+        "test_xpassed_strict": "failed",
+        "test_error_in_teardown": "error",
+    }

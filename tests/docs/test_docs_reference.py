@@ -73,10 +73,12 @@ def test_every_unit_and_statistic_is_documented() -> None:
 ERROR_INPUTS = {
     "not YAML": 'version: 1\nbudgets:\n  "**":\n    time: [1s, 2s',  # no newline: the end is on line 4
     "empty file": "",
+    "unquoted pattern": "version: 1\nbudgets:\n  **:\n    time: 1s\n",
     "top level not a mapping": "- version\n- 1\n",
     "unknown top-level key": "version: 1\nbudget: {}\n",
     "missing version": "budgets: {}\n",
     "unsupported version": "version: 2\n",
+    "version as a string": 'version: "1"\n',
     "unknown metric": "version: 1\n" + "#\n" * 8 + 'budgets:\n  "tests/test_orders.py":\n    querys: 3\n',
     "unknown setting": "version: 1\nsettings:\n  round: 3\n",
     "`level` in `settings:`": "version: 1\nsettings:\n  level: warn\n",

@@ -866,3 +866,29 @@ def test_queries(session):
     run_serial("--perf-budget", str(budgets), "--perf-report", "out.json").assert_outcomes(passed=2)
     assert (run_serial.calls("recorded"), run_serial.calls("unrecorded")) == (3, 1)
     assert run_serial.record("test_reads.py::test_time_only")["metrics"]["queries"] == 1
+
+
+def test_a_block_n_plus_one_lists_its_suspects_in_aligned_lines(run: Runner) -> None:
+    module(
+        run,
+        "test_feed",
+        """
+def test_feed(perf, session):
+    users = session.scalars(select(User)).all()
+    with perf.block("feed", queries=3, n_plus_one=0):
+        for user in users:
+            user.addresses  # the loop
+""",
+    )
+    result = run()
+
+    result.assert_outcomes(failed=1)
+    line = line_in(run, "test_feed", "the loop")
+    output = run.output(result)
+    assert (
+        "perf budget exceeded in test_feed.py::test_feed\n"
+        "  queries in 'feed'    30 > 3        (block 'feed')\n"
+        "  n_plus_one in 'feed' 1 > 0         (block 'feed')\n"
+        f"    {ADDRESSES_SHAPE}\n"
+        f"      ran 30 times from test_feed.py:{line} in test_feed\n"
+    ) in output
