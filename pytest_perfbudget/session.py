@@ -265,6 +265,10 @@ class PerfSession:
 
             self.stale_patterns = stale_patterns(self.budget_file, self.collected, self.config.rootpath)
         self.collected = []
+        if not _is_controller(self.config):
+            from .calibration import note_session_start
+
+            note_session_start()  # before the tests load the machine: see `calibration: auto`
 
     def _judges_staleness(self) -> bool:
         """Not on the xdist controller (it collects nothing), nor when tests were picked by node id."""
