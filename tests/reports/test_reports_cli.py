@@ -321,6 +321,13 @@ def test_report(capsys: Capture, reports: dict[str, Path], tmp_path: Path, suffi
     assert output.read_text(encoding="utf-8").startswith(start)
 
 
+def test_report_help_names_every_format(capsys: Capture) -> None:
+    assert main(["report", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Markdown (.md), HTML (.html) or JSON (.json)" in text
+    assert "FILE.md, FILE.html or FILE.json" in text
+
+
 def test_report_markdown_limit(capsys: Capture, reports: dict[str, Path], tmp_path: Path) -> None:
     output = tmp_path / "report.md"
     assert run(capsys, "report", str(reports["after"]), "-o", str(output), "--limit", "600")[0] == 0
