@@ -376,7 +376,9 @@ def parser() -> argparse.ArgumentParser:
         _report,
     )
     report.add_argument("report", metavar="RUN", help="a JSON report")
-    report.add_argument("-o", "--output", metavar="FILE", required=True, help="FILE.md, FILE.html or FILE.json")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="FILE.md, FILE.html or FILE.json"
+    )
     report.add_argument(
         "--baseline",
         metavar="BEFORE",

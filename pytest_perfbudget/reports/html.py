@@ -27,15 +27,19 @@ from .markdown import (
     Document,
     EvidenceRow,
     Test,
+    budget_violations,
     changed_tests,
+    changes_headline,
     environment_line,
     evidence_rows,
     format_improvement,
     format_metric,
     judged_changes,
     metric_label,
+    section_heading,
     summary_of,
     verdict,
+    violations_headline,
 )
 
 MAX_CHANGE_CHARTS = 200  # before/after charts, for the first changed tests
@@ -263,30 +267,34 @@ def _header(document: Document) -> str:
     )
 
 
-def _capped(title: str, css_id: str, total: int, shown: int, table: str) -> str:
+def _capped(
+    title: str, css_id: str, total: int, shown: int, table: str, headline: str = "", noun: str = "row"
+) -> str:
+    """A section of a table cut at ``shown`` rows; ``headline`` says what the rows add up to in the
+    summary's words, as Markdown's headings do (:func:`~.markdown.section_heading`)."""
     note = (
         f'<p class="muted">The first {shown} of {total} rows; the JSON report has them all.</p>'
         if shown < total
         else ""
     )
-    return f'<section id="{css_id}"><h2>{escape(title)} ({total})</h2>{note}{table}</section>'
+    heading = section_heading(title, total, noun, headline)
+    return f'<section id="{css_id}"><h2>{escape(heading)}</h2>{note}{table}</section>'
 
 
 def _violations(document: Document) -> str:
-    found = [
-        (test, violation) for test in document.get("tests", []) for violation in test.get("violations", [])
-    ]
+    """Budget violations of every level; regressions have their own section, as in Markdown."""
+    found = budget_violations(document)
     if not found:
         return ""
     rows = [
         f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(violation_text(violation))}</td>"
         f'<td class="{escape(str(violation.get("level", "")))}">{escape(str(violation.get("level", "")))}</td>'
-        f"<td>{escape(str(violation.get('kind', 'budget')))}</td>"
         f"<td>{escape(str(violation.get('source', '')))}</td></tr>"
         for test, violation in found[:MAX_ROWS]
     ]
-    table = _table(["Test", "Violation", "Level", "Kind", "Source"], rows, attributes=' class="sortable"')
-    return _capped("Violations", "violations", len(found), len(rows), table)
+    table = _table(["Test", "Violation", "Level", "Source"], rows, attributes=' class="sortable"')
+    headline = violations_headline(found)
+    return _capped("Violations", "violations", len(found), len(rows), table, headline, "violation")
 
 
 def _changes(changes: list[BaselineChange], judgement: str, title: str) -> str:
@@ -306,7 +314,8 @@ def _changes(changes: list[BaselineChange], judgement: str, title: str) -> str:
         numeric=(2, 3, 4),
         attributes=' class="sortable"',
     )
-    return _capped(title, judgement, len(changes), len(rows), table)
+    headline = changes_headline(changes, judgement)
+    return _capped(title, judgement, len(changes), len(rows), table, headline, "metric")
 
 
 def _suspects(document: Document) -> str:

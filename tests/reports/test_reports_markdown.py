@@ -147,18 +147,18 @@ def test_the_report_stays_under_the_limit(limit: int) -> None:
     assert len(text) <= limit
     assert "Shortened to stay under" in text
     assert text.count("<details>") == text.count("</details>")
-    assert re.search(r"\*\d+ of 2000 rows not shown", text)
+    assert re.search(r"\*\d+ of 2000 violations not shown", text)
 
 
 def test_a_section_caps_its_rows_even_within_the_limit() -> None:
     text = markdown.render(_big_run(300), limit=10_000_000)
     assert text.count("tests/test_many.py::test_case[") == markdown.MAX_ITEMS["Violations"]
-    assert "*100 of 300 rows not shown: see the JSON or HTML report.*" in text
+    assert "*100 of 300 violations not shown: see the JSON or HTML report.*" in text
 
 
 def test_long_sections_fold(compared: dict[str, Any]) -> None:
     text = markdown.render(_big_run(markdown.FOLD_AT + 1))
-    assert "<details><summary>Violations: 11 rows</summary>" in text
+    assert "<details><summary>Violations: 11 violations</summary>" in text
     assert "<details>" not in markdown.render(_big_run(markdown.FOLD_AT))
 
 
