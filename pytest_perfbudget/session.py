@@ -444,6 +444,15 @@ class PerfSession:
             )
         return warnings
 
+    def _shown(self, path: Path) -> str:
+        """``path`` as the terminal shows it, however it was given (an ini key's path is made
+        absolute): relative to the directory pytest was started in when it is in the project."""
+        start = self.config.invocation_params.dir
+        absolute = path if path.is_absolute() else start / path
+        if absolute.is_relative_to(start) or absolute.is_relative_to(self.config.rootpath):
+            return os.path.relpath(absolute, start)
+        return str(path)
+
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
             from .calibration import reference_time
@@ -488,9 +497,11 @@ class PerfSession:
                     chunks = render_chunks(path.suffix, document, self.baseline, self._json_lines)
                     write_atomically(path, chunks)
                 except OSError as error:
-                    self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+                    self.report_errors.append(
+                        f"could not write {self._shown(path)}: {error.strerror or error}"
+                    )
                 else:
-                    self.written.append(str(path))
+                    self.written.append(self._shown(path))
             if step_summary is not None and self.records:
                 try:
                     github.append_step_summary(step_summary, render_report(".md", document, self.baseline))
