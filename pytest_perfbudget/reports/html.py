@@ -287,7 +287,7 @@ def _violations(document: Document) -> str:
     if not found:
         return ""
     rows = [
-        f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(violation_text(violation))}</td>"
+        f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(violation_text(dict(violation)))}</td>"
         f'<td class="{escape(str(violation.get("level", "")))}">{escape(str(violation.get("level", "")))}</td>'
         f"<td>{escape(str(violation.get('source', '')))}</td></tr>"
         for test, violation in found[:MAX_ROWS]

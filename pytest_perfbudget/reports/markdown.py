@@ -300,7 +300,7 @@ def section_heading(title: str, total: int, noun: str, headline: str = "") -> st
 def violations_headline(found: Sequence[tuple[Test, Mapping[str, Any]]]) -> str:
     """``2 tests over budget, 1 with warnings``: the summary's words and counts for these tests."""
     tests = {str(test["nodeid"]): test for test, _ in found}
-    counts = summarize(tests.values())
+    counts = summarize(dict(test) for test in tests.values())
     words = [f"{_plural(counts['over_budget'], 'test')} over budget"] if counts["over_budget"] else []
     if counts["warnings"]:
         words.append(f"{_plural(counts['warnings'], 'test')} with warnings")
