@@ -158,6 +158,9 @@ class EvidenceRow:
         return improvement(self.metric, self.before, self.after)
 
 
+SQL_METRICS = frozenset({"queries", "sql_time"})
+
+
 def _rounds(test: Test) -> int:
     time = test.get("metrics", {}).get("time")
     rounds = time.get("rounds") if isinstance(time, Mapping) else None
@@ -216,6 +219,8 @@ def evidence_rows(test: Test, before_test: Test | None = None) -> list[EvidenceR
         after = metric_value(test.get("metrics", {}), metric, statistic or "median")
         if before is None and after is None:
             continue
+        if metric in SQL_METRICS and not before and not after:
+            continue  # a test without SQL: `Queries 0 -> 0` says nothing
         rows.append(EvidenceRow(label, metric, before, after, _judgement(test, metric, statistic)))
     return rows
 
