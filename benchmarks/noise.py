@@ -88,7 +88,10 @@ class Config:
     retries: int
     statistic: str
     metric: str  # time or cpu
-    calibration: bool = False  # the budget file sets ``calibration``: retries follow the machine
+    # ``reference``: the budget file sets ``calibration`` to the quiet reference loop, so retries
+    # follow the machine; ``off``: ``calibration: 0``; ``auto``: no setting, the plugin's default
+    # (the fastest loop of the run itself, for plugins that have it).
+    calibration: str = "off"
     gc: bool = True  # the plugin collects garbage before a retry (off: PERF_NOISE_NO_GC)
 
     def judges(self, test: str) -> bool:
@@ -100,11 +103,12 @@ CONFIGS = {
     "single": Config(1, 0, "median", "time"),
     "retries": Config(1, 2, "median", "time"),
     "retries-nogc": Config(1, 2, "median", "time", gc=False),
-    "retries-cal": Config(1, 2, "median", "time", calibration=True),
+    "retries-cal": Config(1, 2, "median", "time", calibration="reference"),
+    "defaults": Config(1, 2, "median", "time", calibration="auto"),
     "r5-min": Config(5, 0, "min", "time"),
     "r5-median": Config(5, 0, "median", "time"),
     "r5-min-retries": Config(5, 2, "min", "time"),
-    "r5-min-retries-cal": Config(5, 2, "min", "time", calibration=True),
+    "r5-min-retries-cal": Config(5, 2, "min", "time", calibration="reference"),
     "r5-median-retries": Config(5, 2, "median", "time"),
     "cpu": Config(1, 0, "median", "cpu"),
     "cpu-retries": Config(1, 2, "median", "cpu"),
@@ -204,8 +208,10 @@ def budget_file(config: Config, limits: dict[str, float] | None, calibration: fl
     """
     lines = ["version: 1", "settings:", f"  rounds: {config.rounds}", f"  retries: {config.retries}"]
     lines.append(f"  statistic: {config.statistic}")
-    if config.calibration and calibration is not None:
+    if config.calibration == "reference" and calibration is not None:
         lines.append(f"  calibration: {calibration * 1e6:.3f}us")
+    elif config.calibration == "off":
+        lines.append("  calibration: 0")
     if config.metric == "cpu":
         lines.append("  tolerance: {cpu: 20%}")
     lines.append("budgets:" if limits else "budgets: {}")
@@ -655,7 +661,7 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
         out.append("\n### Calibration on retries: the time factor of the last re-measurement\n")
         found = []
         for name, config in configs.items():
-            if not config.calibration:
+            if config.calibration == "off":
                 continue
             row = [name]
             for c in conditions:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from . import patterns
 from .stats import STATISTICS
@@ -104,7 +104,9 @@ class Settings:
     warmup: int = 0
     statistic: str = "median"
     retries: int = 2
-    calibration: float | None = None  # the calibration loop's time where the budgets were set
+    # The calibration loop's time where the budgets were set; "auto": the fastest run of the loop
+    # in this run (see calibration.fastest_loop); None: off.
+    calibration: float | Literal["auto"] | None = "auto"
     level: str = "error"
     tolerance: Mapping[str, Tolerance] = field(default_factory=_default_tolerance)
     noise_floor: float = 0.001
@@ -205,8 +207,11 @@ def _at_most(parse: Callable[[object], int], maximum: int) -> Callable[[object],
     return parse_bounded
 
 
-def _parse_calibration(value: object) -> float | None:
-    """A time; ``0`` turns calibration off (for an entry or a marker under a file-wide setting)."""
+def _parse_calibration(value: object) -> float | Literal["auto"] | None:
+    """A time, or ``auto``; ``0`` turns calibration off (for an entry or a marker under a file-wide
+    setting)."""
+    if value == "auto":
+        return "auto"
     seconds = parse_duration(value)
     return seconds if seconds > 0 else None
 

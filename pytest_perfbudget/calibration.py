@@ -17,6 +17,7 @@ test's busy share (:func:`busy_share`): ``1 / (1 - busy + busy / loop_factor)``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from time import perf_counter, process_time  # bound now: tests may patch the time module
 from typing import Any
@@ -47,6 +48,37 @@ def loop_time() -> tuple[float, float]:
     cpu_start, wall_start = process_time(), perf_counter()
     _spin(LOOP_ITERATIONS)
     return perf_counter() - wall_start, process_time() - cpu_start
+
+
+class _FastestLoop:
+    """The fastest run of the loop in this process so far: the reference of ``calibration: auto``.
+
+    It starts with one run when a measuring session starts (:func:`note_session_start`), before the
+    tests load the machine, and every loop run around a re-measurement may lower it afterwards.
+    """
+
+    seconds: float | None = None
+
+
+def note_loop(wall: float) -> None:
+    """Keep ``wall`` as the reference of ``calibration: auto`` if it is the fastest yet."""
+    fastest = _FastestLoop.seconds
+    if wall > 0:  # a clock too coarse to time the loop gives no reference
+        _FastestLoop.seconds = wall if fastest is None else min(fastest, wall)
+
+
+def note_session_start() -> None:
+    """One run of the loop when a session that measures starts: ``auto``'s first reference, and
+    none from an earlier session in this process (pytester's in-process runs)."""
+    _FastestLoop.seconds = loop_time()[0]
+
+
+def fastest_loop() -> float:
+    """The reference of ``calibration: auto``; the loop runs now if it has not run yet."""
+    if _FastestLoop.seconds is None:
+        note_session_start()
+    assert _FastestLoop.seconds is not None
+    return _FastestLoop.seconds
 
 
 def reference_time() -> float:
@@ -147,20 +179,31 @@ class Calibration:
             data["baseline_cpu_factor"] = round(against["cpu"], 3)
         return data
 
-    def describe(self) -> str:
-        """``calibration loop 16.8ms against 12ms: time limits x 1.40, cpu limits x 1.00``, and
-        with a baseline ``; against the baseline's 14ms: its times x 1.20, CPU times x 1.00``."""
-        from .units import format_duration
-
-        text = f"calibration loop {format_duration(self.wall)} against {format_duration(self.reference)}"
-        if self.busy < 1.0:
-            text += f", the test busy {self.busy:.0%} of its time"
-        text += f": time limits x {self.time_factor:.2f}, cpu limits x {self.cpu_factor:.2f}"
+    def describe(self, limited: Collection[str], regressed: Collection[str] = ()) -> str | None:
+        """What calibration changed for the ``limited`` metrics' limits and the ``regressed``
+        metrics' baseline values, in one short sentence, or None when it stretched none of them:
+        ``the machine ran 1.40x slower than its reference loop: time limits x 1.40``."""
+        clauses = []
+        stretched = self._stretched(limited, "time limits", "cpu limits", self.scales())
+        if stretched:
+            ratio = self.wall / self.reference
+            clauses.append(f"the machine ran {ratio:.2f}x slower than its reference loop: {stretched}")
         reference = self.baseline_reference
         if reference is not None:
-            against = self._scales(reference)
-            text += (
-                f"; against the baseline's {format_duration(reference)}: "
-                f"its times x {against['time']:.2f}, CPU times x {against['cpu']:.2f}"
-            )
-        return text
+            scales = self._scales(reference)
+            stretched = self._stretched(regressed, "the baseline's times", "its CPU times", scales)
+            if stretched:
+                ratio = self.wall / reference
+                clauses.append(f"the machine ran {ratio:.2f}x slower than in the baseline run: {stretched}")
+        return "; ".join(clauses) or None
+
+    def _stretched(
+        self, metrics: Collection[str], times: str, cpu_times: str, scales: dict[str, float]
+    ) -> str:
+        parts = []
+        if "time" in metrics and scales["time"] > 1.0:
+            busy = f" (the test busy {self.busy:.0%} of its time)" if self.busy < 1.0 else ""
+            parts.append(f"{times} x {scales['time']:.2f}{busy}")
+        if "cpu" in metrics and scales["cpu"] > 1.0:
+            parts.append(f"{cpu_times} x {scales['cpu']:.2f}")
+        return ", ".join(parts)

@@ -420,12 +420,15 @@ def parser() -> argparse.ArgumentParser:
     report = _command(
         commands,
         "report",
-        "render a JSON report as Markdown or HTML",
-        "Render a JSON report as Markdown (.md) or HTML (.html); the format follows the suffix of -o.",
+        "render a JSON report as Markdown, HTML or JSON",
+        "Render a JSON report as Markdown (.md), HTML (.html) or JSON (.json); the format follows "
+        "the suffix of -o.",
         _report,
     )
     report.add_argument("report", metavar="RUN", help="a JSON report")
-    report.add_argument("-o", "--output", metavar="FILE", required=True, help="FILE.md or FILE.html")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="FILE.md, FILE.html or FILE.json"
+    )
     report.add_argument(
         "--baseline",
         metavar="BEFORE",

@@ -4,7 +4,8 @@ Per test: a time budget on the median with headroom, rounded up to two
 significant digits and never below :data:`MIN_TIME` (faster tests are
 within timer noise); a memory budget with the same headroom where memory
 was measured; and the exact query count, when the suite ran any SQL at all
-(a suite without a database gets no ``queries: 0`` on every test). When the
+(a suite without a database gets no ``queries: 0`` on every test). A test with N+1 suspects gets
+``n_plus_one: 0`` and the count without their repeats: a generated budget never blesses an N+1. When the
 report's environment has the calibration loop's time, it becomes the file's
 ``calibration`` setting, so a re-measured test's time limits follow the machine.
 """
@@ -90,9 +91,29 @@ def _entry(test: Mapping[str, Any], headroom: float, with_queries: bool) -> list
     if isinstance(memory, (int, float)) and memory > 0:
         lines.append(f"    memory: {memory_budget(memory, headroom)}")
     queries = metrics.get("queries")
-    if with_queries and isinstance(queries, int):
+    suspects = [suspect for suspect in test.get("n_plus_one") or () if isinstance(suspect, Mapping)]
+    if suspects and isinstance(queries, int):
+        lines += _without_repeats(queries, suspects)
+    elif with_queries and isinstance(queries, int):
         lines.append(f"    queries: {queries}")
     return lines
+
+
+def _without_repeats(queries: int, suspects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A generated budget never blesses an N+1: ``n_plus_one: 0``, and the query count the test
+    would make with each suspect's repeats done in one query, with a comment saying so."""
+    repeats = sum(max(int(suspect.get("count") or 0) - 1, 0) for suspect in suspects)
+    where = ", ".join(
+        f"{suspect.get('count')} times from {suspect.get('call_site') or 'an unknown call site'}"
+        for suspect in suspects[:3]
+    )
+    return [
+        f"    # {queries} queries measured, with {len(suspects)} N+1 suspect{'s' * (len(suspects) != 1)}"
+        f" ({where}{', ...' if len(suspects) > 3 else ''}):",
+        "    # the limits leave out the repeats. Fix the N+1, or raise them if the repeats are meant.",
+        f"    queries: {max(queries - repeats, 0)}",
+        "    n_plus_one: 0",
+    ]
 
 
 def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_HEADROOM, source: str) -> str:
@@ -116,7 +137,8 @@ def budget_file_text(document: Mapping[str, Any], *, headroom: float = DEFAULT_H
         f"# Time limits the median over rounds with {percent} headroom (at least 1ms);",
         f"# memory has {percent} headroom"
         + ("; queries are the counts measured." if with_queries else "; the run made no SQL queries."),
-        "# Edit freely: see docs/budget-file.md.",
+        "# Edit freely; `perfbudget check FILE` validates it, and the plugin's documentation",
+        '# ("The budget file") lists every key.',
         "version: 1",
         *settings,
     ]
@@ -135,6 +157,6 @@ def _settings(environment: Mapping[str, Any]) -> list[str]:
         "settings:",
         "  # The calibration loop's time on the machine measured. A test over a time budget is",
         "  # measured again with its time limits stretched by how much slower the loop is then",
-        f"  # (at most {MAX_FACTOR:g}x). Delete the line to judge every run against the limits as written.",
+        f"  # (at most {MAX_FACTOR:g}x). Write 0 to judge every run against the limits as written.",
         f"  calibration: {_with_unit(loop, TIME_STEPS)}",
     ]

@@ -2,8 +2,8 @@
 
 Everything that makes a time budget robust to noise runs only once a noisy limit is broken, so a
 test within its budget pays nothing for it: before each re-measurement a full garbage collection
-(outside the timing, so the retry confirms on a clean heap) and, when the ``calibration`` setting
-is given, the calibration loop around it (see :mod:`.calibration`). The stability of a test's
+(outside the timing, so the retry confirms on a clean heap) and, unless the ``calibration`` setting
+turns it off, the calibration loop around it (see :mod:`.calibration`). The stability of a test's
 rounds is checked only when it has enough rounds for that, and reported only where it could
 change a verdict (see :func:`_unstable`).
 """
@@ -66,8 +66,13 @@ class Verdict:
 
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
         notes = []
+        stretched = None
         if self.calibration is not None:
-            notes.append(self.calibration.describe())
+            limited = {violation.metric for violation in self.violations if violation.kind == "budget"}
+            regressed = {violation.metric for violation in self.violations if violation.kind == "regression"}
+            stretched = self.calibration.describe(limited, regressed)
+        if stretched is not None:
+            notes.append(stretched)
         if self.unstable is not None and any(v.metric == self.unstable.metric for v in self.violations):
             notes.append(f"{self.unstable.metric} {self.unstable.stability.message}")
         return failure_message(
@@ -139,15 +144,17 @@ def _remeasure(perf: Perf, plan: Plan, call: Callable[[], Any]) -> Calibration |
     """Run the rounds again on a clean heap; with ``calibration`` set, between two runs of its loop."""
     perf.restart_timing()
     gc.collect()  # outside the timing: a full collection inside a short call can cost 20x its time
-    reference = plan.budget.settings.calibration
-    if reference is None:
+    setting = plan.budget.settings.calibration
+    if setting is None:
         run_rounds(perf, plan, call, first_round_done=False, minimum=1)
         return None
-    from .calibration import Calibration, loop_time  # here: only a re-measurement needs it
+    from .calibration import Calibration, fastest_loop, loop_time, note_loop  # only a re-measurement
 
+    reference = fastest_loop() if setting == "auto" else setting
     before = loop_time()
     run_rounds(perf, plan, call, first_round_done=False, minimum=1)
     after = loop_time()
+    note_loop(min(before[0], after[0]))
     rounds = perf.measurement.rounds
     spent = (
         sum(sample.wall for sample in rounds),

@@ -278,6 +278,10 @@ class PerfSession:
 
             self.stale_patterns = stale_patterns(self.budget_file, self.collected, self.config.rootpath)
         self.collected = []
+        if not _is_controller(self.config):
+            from .calibration import note_session_start
+
+            note_session_start()  # before the tests load the machine: see `calibration: auto`
 
     def _judges_staleness(self) -> bool:
         """Not on the xdist controller (it collects nothing), nor when tests were picked by node id."""
@@ -480,6 +484,15 @@ class PerfSession:
             )
         return warnings
 
+    def _shown(self, path: Path) -> str:
+        """``path`` as the terminal shows it, however it was given (an ini key's path is made
+        absolute): relative to the directory pytest was started in when it is in the project."""
+        start = self.config.invocation_params.dir
+        absolute = path if path.is_absolute() else start / path
+        if absolute.is_relative_to(start) or absolute.is_relative_to(self.config.rootpath):
+            return os.path.relpath(absolute, start)
+        return str(path)
+
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
             from .calibration import reference_time
@@ -540,9 +553,11 @@ class PerfSession:
                 for path in self.options.reports:
                     chunks = render_chunks(path.suffix, document, self.baseline, self._json_lines)
                     try:
-                        staged.append((str(path), stage(path, chunks)))
+                        staged.append((self._shown(path), stage(path, chunks)))
                     except OSError as error:
-                        self.report_errors.append(f"could not write {path}: {error.strerror or error}")
+                        self.report_errors.append(
+                            f"could not write {self._shown(path)}: {error.strerror or error}"
+                        )
                 if step_summary is not None and self.records:
                     markdown = render_report(".md", document, self.baseline)
                     try:

@@ -81,6 +81,8 @@ def clock(monkeypatch):
         monkeypatch.setattr(module, "process_time", clock.process_time)
     monkeypatch.setattr(runner, "gc", types.SimpleNamespace(collect=lambda: event("gc")))
     monkeypatch.setattr(calibration, "loop_time", clock.loop_time)
+    # The reference of `calibration: auto`, as if the session had started on a quiet machine.
+    monkeypatch.setattr(calibration._FastestLoop, "seconds", 0.01)
     return clock
 """
 
@@ -140,7 +142,7 @@ def test_each_re_measurement_follows_a_collection(run: Runner) -> None:
         """
         import pytest
 
-        @pytest.mark.perf_budget(time="100ms", retries=2)
+        @pytest.mark.perf_budget(time="100ms", retries=2, calibration=0)
         def test_slow(clock):
             clock.take(0.2)
         """,
@@ -212,8 +214,8 @@ def test_a_slower_machine_stretches_the_limit_of_the_re_measurement(run: Runner)
     }
 
 
-def test_without_calibration_the_same_run_fails(run_serial: Runner) -> None:
-    scripted(run_serial, SLOW_MACHINE.format(setting="level='error'", loop_wall=0.015, loop_cpu=0.01))
+def test_with_calibration_off_the_same_run_fails(run_serial: Runner) -> None:
+    scripted(run_serial, SLOW_MACHINE.format(setting="calibration=0", loop_wall=0.015, loop_cpu=0.01))
     run_serial().assert_outcomes(failed=1)
     assert "loop" not in events(run_serial)
 
@@ -237,7 +239,7 @@ def test_the_stretch_is_capped_and_the_message_says_by_how_much(run_serial: Runn
             "perf budget exceeded in test_timed.py::test_overloaded",
             "  time        250ms > 200ms (100ms x 2.00) (marker)",
             "  (still over budget after 1 re-measurement)",
-            "  (calibration loop 50ms against 10ms: time limits x 2.00, cpu limits x 2.00)",
+            "  (the machine ran 5.00x slower than its reference loop: time limits x 2.00)",
         ]
     )
     record = run_serial.record("test_timed.py::test_overloaded")
@@ -245,6 +247,42 @@ def test_the_stretch_is_capped_and_the_message_says_by_how_much(run_serial: Runn
     (violation,) = record["violations"]
     assert (violation["limit"], violation["actual"], violation["scale"]) == (0.1, 0.25, 2.0)
     assert "OVER BUDGET test_timed.py::test_overloaded: time 250ms > 200ms (100ms x 2.00)" in output(result)
+
+
+def test_by_default_the_reference_is_the_fastest_loop_of_the_run(run: Runner) -> None:
+    """No setting: the loop at the session's start (10 ms, in the clock fixture) is the reference."""
+    scripted(run, SLOW_MACHINE.format(setting="level='error'", loop_wall=0.015, loop_cpu=0.01))
+    run("--perf-report", "out.json").assert_outcomes(passed=1)
+    assert events(run) == ["call 130ms", "gc", "loop", "call 130ms", "loop"]
+    record = run.record("test_timed.py::test_busy")
+    assert (record["calibration"]["reference"], record["calibration"]["time_factor"]) == (0.01, 1.5)
+
+
+def test_a_faster_loop_on_a_re_measurement_becomes_the_reference(run: Runner) -> None:
+    """The first re-measurement's loops (5 ms) beat the session's 10 ms: the second is judged by them."""
+    scripted(
+        run,
+        """
+        import pytest
+
+        LOOPS = iter([0.005, 0.005, 0.0075])  # set by each call, run by the loop after it
+
+        @pytest.mark.perf_budget(time="100ms", retries=2)
+        def test_busy(clock):
+            loop = next(LOOPS)
+            clock.loop = (loop, loop)
+            clock.take(0.12)
+        """,
+    )
+    run("--perf-report", "out.json").assert_outcomes(passed=1)
+    record = run.record("test_timed.py::test_busy")
+    assert record["retries"] == 2
+    assert (record["calibration"]["reference"], record["calibration"]["time_factor"]) == (0.005, 1.25)
+
+
+def test_a_session_that_measures_times_the_loop_once_before_its_tests() -> None:
+    calibration.note_session_start()
+    assert calibration.fastest_loop() > 0
 
 
 def test_a_faster_machine_never_tightens_a_limit(run_serial: Runner) -> None:
@@ -308,8 +346,8 @@ def test_a_test_that_mostly_waits_is_stretched_for_its_busy_share_only(run_seria
     result.stdout.fnmatch_lines(
         [
             "  time        130ms > 108ms (100ms x 1.08) (marker)",
-            "  (calibration loop 20ms against 10ms, the test busy 15% of its time:"
-            " time limits x 1.08, cpu limits x 2.00)",
+            "  (the machine ran 2.00x slower than its reference loop:"
+            " time limits x 1.08 (the test busy 15% of its time))",
         ]
     )
     recorded = run_serial.record("test_timed.py::test_waits")["calibration"]
@@ -414,8 +452,7 @@ def test_a_regression_beyond_the_stretch_fails_and_says_so(run_serial: Runner) -
         [
             "  time        250ms > 180ms (120ms x 1.50; baseline 100ms, +150%) (baseline: base.json)",
             "  (still over budget after 1 re-measurement)",
-            "  (calibration loop 15ms against 10ms: time limits x 1.50, cpu limits x 1.00;"
-            " against the baseline's 10ms: its times x 1.50, CPU times x 1.00)",
+            "  (the machine ran 1.50x slower than in the baseline run: the baseline's times x 1.50)",
         ]
     )
     (violation,) = run_serial.record("test_timed.py::test_busy")["violations"]
@@ -662,11 +699,12 @@ def test_a_stretched_limit_shows_both_values() -> None:
 # --- the setting ---------------------------------------------------------------------------------------
 
 
-def test_the_setting_is_a_time_and_zero_turns_it_off() -> None:
+def test_the_setting_is_a_time_or_auto_and_zero_turns_it_off() -> None:
     document = parse("version: 1\nsettings:\n  calibration: 12ms\n", "budgets.yml")
     assert document.settings.calibration == pytest.approx(0.012)
     assert parse("version: 1\nsettings:\n  calibration: 0\n", "budgets.yml").settings.calibration is None
-    assert parse("version: 1\n", "budgets.yml").settings.calibration is None
+    assert parse("version: 1\nsettings:\n  calibration: auto\n", "budgets.yml").settings.calibration == "auto"
+    assert parse("version: 1\n", "budgets.yml").settings.calibration == "auto"
 
 
 def test_a_bad_setting_names_file_and_line() -> None:

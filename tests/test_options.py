@@ -80,13 +80,32 @@ def test_ini_paths_are_relative_to_the_ini_file(run_serial: Runner, monkeypatch:
     monkeypatch.chdir(tests)
     result = run_serial()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["  time * > 1ns *(perf/budgets.yml: tests/test_one.py::test_slow)"])
+    result.stdout.fnmatch_lines(
+        [
+            "  time * > 1ns *(perf/budgets.yml: tests/test_one.py::test_slow)",
+            "perf report written to ../perf/out.json",
+            "perf report written to ../perf/copy.json",
+        ]
+    )
     original = run_serial.report("perf/out.json")
     assert original == run_serial.report("perf/copy.json")
     assert sorted(test["nodeid"] for test in original["tests"]) == [
         "tests/test_one.py::test_fast",
         "tests/test_one.py::test_slow",
     ]
+
+
+def test_report_paths_print_relative_to_where_pytest_started(run_serial: Runner) -> None:
+    """An absolute path in the project prints as a relative one, as an ini key's path does."""
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    absolute = run_serial.pytester.path / "reports" / "out.json"
+    absolute.parent.mkdir()
+    run_serial.pytester.makeini("[pytest]\nperf_report = reports/ini.json\n")
+    result = run_serial()
+    result.stdout.fnmatch_lines(["perf report written to reports/ini.json"])
+    run_serial("--perf-report", str(absolute)).stdout.fnmatch_lines(
+        ["perf report written to reports/out.json"]
+    )
 
 
 def test_the_command_line_report_replaces_the_ini_reports(run_serial: Runner) -> None:

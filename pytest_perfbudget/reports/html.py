@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..compare import tests_by_nodeid
+from ..budgets import Settings
+from ..compare import TIMINGS, tests_by_nodeid
 from ..enforce import violation_text
 from ..stats import percentile
 from ..units import format_duration, format_size
@@ -27,18 +28,23 @@ from .markdown import (
     Document,
     EvidenceRow,
     Test,
+    budget_violations,
     changed_tests,
+    changes_headline,
     crashed_tests,
     environment_line,
     evidence_rows,
-    format_improvement,
     format_metric,
+    improvement,
     judged_changes,
     metric_label,
+    section_heading,
     summary_of,
     verdict,
+    violations_headline,
 )
 
+NOISE_FLOOR = Settings().noise_floor  # the report does not say the run's: the default
 MAX_CHANGE_CHARTS = 200  # before/after charts, for the first changed tests
 MAX_DISTRIBUTIONS = 300  # distribution charts, for the slowest tests
 MAX_DOTS = 200  # rounds drawn as dots in one distribution chart
@@ -48,14 +54,14 @@ BADGES = {"fail": "FAIL", "warn": "WARN", "ok": "OK"}  # words, not emoji: no fo
 
 STYLE = """
 :root { --fail: #c62828; --warn: #b26a00; --ok: #2e7d32; --before: #9e9e9e; --after: #1565c0;
-  --muted: #616161; --line: #e0e0e0; }
+  --worse: #ef8f00; --better: #7cb342; --muted: #616161; --line: #e0e0e0; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
   color: #212121; background: #fafafa; }
 main { max-width: 1200px; margin: 0 auto; padding: 24px; }
 h1 { font-size: 22px; margin: 0 0 8px; }
 h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 14px; margin: 0 0 6px; font-weight: 600; word-break: break-all; }
+h3 { font-size: 14px; margin: 0 0 6px; font-weight: 600; overflow-wrap: break-word; }
 .verdict { font-size: 18px; font-weight: 600; margin: 4px 0; }
 .badge { color: #fff; border-radius: 4px; padding: 1px 8px; margin-right: 6px; font-size: 14px;
   vertical-align: 2px; }
@@ -74,12 +80,14 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
-code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; word-break: break-all; }
+code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; overflow-wrap: break-word; }
 .failed, .error, .regressed { color: var(--fail); } .improved { color: var(--ok); }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
 svg text { font: 11px system-ui, sans-serif; fill: #424242; }
 svg text.regressed { fill: var(--fail); } svg text.improved { fill: var(--ok); }
+svg text.worse { fill: #a65f00; } svg text.better { fill: #558b2f; }
+td.suspects { color: var(--warn); font-weight: 600; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
 """
 
@@ -123,8 +131,20 @@ def _number(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _breakable(text: str) -> str:
+    """Escaped ``text`` that a narrow column wraps after ``/``, ``::``, ``.`` and ``_`` (and at
+    spaces), not inside a word: node ids and SQL are long runs without spaces."""
+    return (
+        _escape(text)
+        .replace("/", "/<wbr>")
+        .replace("::", "::<wbr>")
+        .replace(".", ".<wbr>")
+        .replace("_", "_<wbr>")
+    )
+
+
 def _code(text: object) -> str:
-    return f"<code>{escape(str(text))}</code>"
+    return f"<code>{_breakable(str(text))}</code>"
 
 
 def _table(
@@ -137,6 +157,49 @@ def _table(
     return f"<table{attributes}><thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+# How a change reads, by metric: (the word for more, the word for less).
+CHANGE_WORDS = {
+    "time": ("slower", "faster"),
+    "cpu": ("slower", "faster"),
+    "sql_time": ("slower", "faster"),
+    "memory": ("more", "less"),
+    "rss": ("more", "less"),
+    "queries": ("more", "fewer"),
+    "n_plus_one": ("more", "fewer"),
+    "throughput": ("higher", "lower"),
+}
+
+
+def change_text(metric: str, before: float | None, after: float | None) -> str:
+    """``+60% slower``, ``17.3x more``, ``20% faster``: a change as a person says it, with no
+    negative improvements; ``n/a`` without a ratio (a value missing, or from zero)."""
+    if before is None or after is None or (before == 0) != (after == 0):
+        return "n/a"
+    if before == after:
+        return "no change"
+    more, less = CHANGE_WORDS.get(metric, ("more", "less"))
+    ratio = after / before
+    if ratio >= 2:
+        return f"{ratio:.1f}x {more}"
+    percent = abs(ratio - 1) * 100
+    amount = f"{percent:.0f}%" if percent >= 10 else f"{percent:.1f}%"
+    return f"+{amount} {more}" if ratio > 1 else f"{amount} {less}"
+
+
+def direction(metric: str, before: float | None, after: float | None) -> str | None:
+    """``worse`` or ``better`` for a change beyond the noise floor (a timing) or any change (the
+    rest); None for no change or none that can be told. Colours a bar by direction only:
+    red and green are for the baseline's verdicts."""
+    if before is None or after is None or before == after:
+        return None
+    if metric in TIMINGS and abs(after - before) < NOISE_FLOOR:
+        return None
+    better = improvement(metric, before, after)
+    if better is None:
+        better = -1.0 if after > before else 1.0
+    return "better" if better > 0 else "worse"
+
+
 def _cell(text: str, value: float | None = None, css: str = "num") -> str:
     """A numeric cell: shown formatted, sorted by ``data-v``."""
     data = "" if value is None else f"{value!r}"
@@ -146,8 +209,18 @@ def _cell(text: str, value: float | None = None, css: str = "num") -> str:
 # --- charts -----------------------------------------------------------------------------
 
 
+# The after bar: red and green for the baseline's verdicts, amber and light green for a change in
+# either direction that the tolerance allows, blue for none.
+COLORS = {
+    "regressed": "var(--fail)",
+    "improved": "var(--ok)",
+    "worse": "var(--worse)",
+    "better": "var(--better)",
+}
+
+
 def before_after_chart(nodeid: str, rows: Sequence[EvidenceRow]) -> str:
-    """Before (grey) and after (blue, red when regressed, green when improved) bars, per metric.
+    """Before (grey) and after bars, per metric, coloured by :data:`COLORS`.
 
     Each metric has its own scale (the larger of the two values fills the
     bar area), as the metrics share no unit.
@@ -164,7 +237,8 @@ def before_after_chart(nodeid: str, rows: Sequence[EvidenceRow]) -> str:
     for index, row in enumerate(shown):
         top = index * row_height + 4
         largest = max(abs(row.before or 0.0), abs(row.after or 0.0)) or 1.0
-        color = {"regressed": "var(--fail)", "improved": "var(--ok)"}.get(row.judgement or "", "var(--after)")
+        moved = direction(row.metric, row.before, row.after)
+        color = COLORS.get(row.judgement or moved or "", "var(--after)")
         parts.append(f'<text x="0" y="{top + 19}">{escape(row.label)}</text>')
         for offset, value, fill, name in (
             (0, row.before, "var(--before)", "before"),
@@ -181,8 +255,8 @@ def before_after_chart(nodeid: str, rows: Sequence[EvidenceRow]) -> str:
                 f"{escape(shown_value)}</text>"
             )
         parts.append(
-            f'<text x="{width - 4}" y="{top + 19}" text-anchor="end" class="{escape(row.judgement or "")}">'
-            f"{escape(format_improvement(row.improvement))}</text>"
+            f'<text x="{width - 4}" y="{top + 19}" text-anchor="end" class="{row.judgement or moved or ""}">'
+            f"{escape(change_text(row.metric, row.before, row.after))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -190,7 +264,7 @@ def before_after_chart(nodeid: str, rows: Sequence[EvidenceRow]) -> str:
 
 def distribution_chart(nodeid: str, metric: str, rounds: Sequence[float]) -> str:
     """A box (quartiles, median) with whiskers (min, max) over a strip of every round."""
-    width, height, margin = 500, 64, 12
+    width, height, margin = 500, 80, 12
     low, high = min(rounds), max(rounds)
     span = (high - low) or (abs(high) * 0.1) or 1e-9
     left, right = low - span * 0.05, high + span * 0.05
@@ -216,11 +290,18 @@ def distribution_chart(nodeid: str, metric: str, rounds: Sequence[float]) -> str
         'fill="#e3f2fd" stroke="var(--after)"/>',
         f'<line x1="{x(median)}" x2="{x(median)}" y1="28" y2="44" stroke="var(--fail)" stroke-width="2"/>',
         f'<text x="{margin}" y="58" text-anchor="start">min {escape(format_metric(metric, low))}</text>',
-        f'<text x="{_number(width / 2)}" y="58" text-anchor="middle">median {escape(format_metric(metric, median))}</text>',
+        f'<text x="{x(median)}" y="74" text-anchor="{_anchor((median - left) / (right - left))}">'
+        f"median {escape(format_metric(metric, median))}</text>",
         f'<text x="{width - margin}" y="58" text-anchor="end">max {escape(format_metric(metric, high))}</text>',
         "</svg>",
     ]
     return "".join(parts)
+
+
+def _anchor(fraction: float) -> str:
+    """A label at ``fraction`` of a chart's width: centred on its mark, unless that would put it
+    past an edge."""
+    return "start" if fraction < 0.2 else "end" if fraction > 0.8 else "middle"
 
 
 def _time_rounds(test: Test) -> list[float]:
@@ -264,30 +345,34 @@ def _header(document: Document) -> str:
     )
 
 
-def _capped(title: str, css_id: str, total: int, shown: int, table: str) -> str:
+def _capped(
+    title: str, css_id: str, total: int, shown: int, table: str, headline: str = "", noun: str = "row"
+) -> str:
+    """A section of a table cut at ``shown`` rows; ``headline`` says what the rows add up to in the
+    summary's words, as Markdown's headings do (:func:`~.markdown.section_heading`)."""
     note = (
         f'<p class="muted">The first {shown} of {total} rows; the JSON report has them all.</p>'
         if shown < total
         else ""
     )
-    return f'<section id="{css_id}"><h2>{escape(title)} ({total})</h2>{note}{table}</section>'
+    heading = section_heading(title, total, noun, headline)
+    return f'<section id="{css_id}"><h2>{escape(heading)}</h2>{note}{table}</section>'
 
 
 def _violations(document: Document) -> str:
-    found = [
-        (test, violation) for test in document.get("tests", []) for violation in test.get("violations", [])
-    ]
+    """Budget violations of every level; regressions have their own section, as in Markdown."""
+    found = budget_violations(document)
     if not found:
         return ""
     rows = [
-        f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(violation_text(violation))}</td>"
+        f"<tr><td>{_code(test['nodeid'])}</td><td>{escape(violation_text(dict(violation)))}</td>"
         f'<td class="{escape(str(violation.get("level", "")))}">{escape(str(violation.get("level", "")))}</td>'
-        f"<td>{escape(str(violation.get('kind', 'budget')))}</td>"
         f"<td>{escape(str(violation.get('source', '')))}</td></tr>"
         for test, violation in found[:MAX_ROWS]
     ]
-    table = _table(["Test", "Violation", "Level", "Kind", "Source"], rows, attributes=' class="sortable"')
-    return _capped("Violations", "violations", len(found), len(rows), table)
+    table = _table(["Test", "Violation", "Level", "Source"], rows, attributes=' class="sortable"')
+    headline = violations_headline(found)
+    return _capped("Violations", "violations", len(found), len(rows), table, headline, "violation")
 
 
 def _changes(changes: list[BaselineChange], judgement: str, title: str) -> str:
@@ -297,17 +382,20 @@ def _changes(changes: list[BaselineChange], judgement: str, title: str) -> str:
         f"<tr><td>{_code(change.nodeid)}</td><td>{escape(metric_label(change.metric, change.statistic))}</td>"
         + _cell(format_metric(change.metric, change.before), change.before)
         + _cell(format_metric(change.metric, change.after), change.after)
-        + _cell(format_improvement(change.improvement), change.improvement, f"num {judgement}")
+        + _cell(
+            change_text(change.metric, change.before, change.after), change.improvement, f"num {judgement}"
+        )
         + "</tr>"
         for change in changes[:MAX_ROWS]
     ]
     table = _table(
-        ["Test", "Metric", "Before", "After", "Improvement"],
+        ["Test", "Metric", "Before", "After", "Change"],
         rows,
         numeric=(2, 3, 4),
         attributes=' class="sortable"',
     )
-    return _capped(title, judgement, len(changes), len(rows), table)
+    headline = changes_headline(changes, judgement)
+    return _capped(title, judgement, len(changes), len(rows), table, headline, "metric")
 
 
 def _suspects(document: Document) -> str:
@@ -355,7 +443,7 @@ def _evidence_table(rows: Sequence[EvidenceRow]) -> str:
         + _cell(format_metric(row.metric, row.before), row.before)
         + _cell(format_metric(row.metric, row.after), row.after)
         + _cell(
-            format_improvement(row.improvement) + (f" {row.judgement}" if row.judgement else ""),
+            change_text(row.metric, row.before, row.after) + (f" ({row.judgement})" if row.judgement else ""),
             row.improvement,
             f"num {row.judgement or ''}".strip(),
         )
@@ -363,7 +451,7 @@ def _evidence_table(rows: Sequence[EvidenceRow]) -> str:
         for row in rows
     ]
     return _table(
-        ["Metric", "Before", "After", "Improvement"], body, numeric=(1, 2, 3), attributes=' class="evidence"'
+        ["Metric", "Before", "After", "Change"], body, numeric=(1, 2, 3), attributes=' class="evidence"'
     )
 
 
@@ -389,8 +477,10 @@ def _before_after(document: Document, before: Document | None) -> str:
     legend = (
         '<p class="legend"><span style="background:var(--before)"></span>before'
         '<span style="background:var(--after)"></span>after'
+        '<span style="background:var(--worse)"></span>worse'
+        '<span style="background:var(--better)"></span>better'
         '<span style="background:var(--fail)"></span>regressed'
-        '<span style="background:var(--ok)"></span>improved</p>'
+        '<span style="background:var(--ok)"></span>improved (beyond the tolerance)</p>'
     )
     return (
         f'<section id="changes"><h2>Before and after ({len(changed)})</h2>{legend}{note}'
@@ -405,8 +495,10 @@ def _median_time(test: Test) -> float:
 
 
 def _has_rounds(test: Test) -> bool:
+    """Two rounds or more: one round has no distribution to draw."""
     time = test.get("metrics", {}).get("time")
-    return isinstance(time, dict) and bool(time.get("rounds"))
+    rounds = time.get("rounds") if isinstance(time, dict) else None
+    return isinstance(rounds, list) and len(rounds) >= 2
 
 
 def _distributions(document: Document) -> str:
@@ -424,7 +516,7 @@ def _distributions(document: Document) -> str:
         nodeid, rounds = str(test["nodeid"]), _time_rounds(test)
         figures.append(
             f'<figure class="chart rounds" data-nodeid="{escape(nodeid)}"><h3>{_code(nodeid)}</h3>'
-            f'<p class="muted">{len(rounds)} round{"s" * (len(rounds) != 1)} of wall time</p>'
+            f'<p class="muted">{len(rounds)} rounds of wall time</p>'
             f"{distribution_chart(nodeid, 'time', rounds)}</figure>"
         )
     note = (
@@ -432,6 +524,11 @@ def _distributions(document: Document) -> str:
         if len(figures) < len(timed)
         else ""
     )
+    single = len(document.get("tests", [])) - len(timed)
+    if single:
+        note += (
+            f'<p class="muted">{single:,} tests measured in one round or not timed have no distribution.</p>'
+        )
     return (
         f'<section id="distributions"><h2>Distribution of rounds ({len(figures)})</h2>{note}'
         f'<div class="grid">{"".join(figures)}</div></section>'
@@ -474,13 +571,25 @@ def _test_row(test: Test) -> str:
         cells = (
             f"{_number_cell(metrics.get('time'), format_duration)}{_number_cell(metrics.get('cpu'), format_duration)}"
             f"{_number_cell(metrics.get('memory'), format_size)}{_number_cell(metrics.get('queries'), _count)}"
+            f"{_suspects_cell(metrics.get('n_plus_one'))}"
         )
     else:
-        cells = EMPTY_CELL * 4
+        cells = EMPTY_CELL * 5
+    shown_id = (
+        nodeid.replace("/", "/<wbr>").replace("::", "::<wbr>").replace(".", ".<wbr>").replace("_", "_<wbr>")
+    )
     return (
-        f'<tr data-nodeid="{nodeid}"><td><code>{nodeid}</code></td><td class="{outcome}">{outcome}</td>'
+        f'<tr data-nodeid="{nodeid}"><td><code>{shown_id}</code></td><td class="{outcome}">{outcome}</td>'
         f'{cells}<td class="num" data-v="{violations}">{violations}</td></tr>'
     )
+
+
+def _suspects_cell(count: Any) -> str:
+    """N+1 suspects: marked when there are any, so that a passed test with suspects stands out."""
+    if type(count) is not int:
+        return EMPTY_CELL
+    css = "num suspects" if count else "num"
+    return f'<td class="{css}" data-v="{count}">{count}</td>'
 
 
 def _shown_tests(tests: Sequence[Test]) -> Sequence[Test]:
@@ -498,9 +607,9 @@ def _all_tests(document: Document) -> str:
     tests = document.get("tests", [])
     rows = [_test_row(test) for test in _shown_tests(tests)]
     table = _table(
-        ["Test", "Outcome", "Time (median)", "CPU (median)", "Memory", "Queries", "Violations"],
+        ["Test", "Outcome", "Time (median)", "CPU (median)", "Memory", "Queries", "N+1", "Violations"],
         rows,
-        numeric=(2, 3, 4, 5, 6),
+        numeric=(2, 3, 4, 5, 6, 7),
         attributes=' id="all-tests" class="sortable"',
     )
     shown = (

@@ -162,6 +162,9 @@ class EvidenceRow:
         return improvement(self.metric, self.before, self.after)
 
 
+SQL_METRICS = frozenset({"queries", "sql_time"})
+
+
 def _rounds(test: Test) -> int:
     time = test.get("metrics", {}).get("time")
     rounds = time.get("rounds") if isinstance(time, Mapping) else None
@@ -220,6 +223,8 @@ def evidence_rows(test: Test, before_test: Test | None = None) -> list[EvidenceR
         after = metric_value(test.get("metrics", {}), metric, statistic or "median")
         if before is None and after is None:
             continue
+        if metric in SQL_METRICS and not before and not after:
+            continue  # a test without SQL: `Queries 0 -> 0` says nothing
         rows.append(EvidenceRow(label, metric, before, after, _judgement(test, metric, statistic)))
     return rows
 
@@ -261,13 +266,18 @@ def baseline_changes(document: Document, judgement: str) -> list[BaselineChange]
 
 
 def judged_changes(document: Document) -> dict[str, list[BaselineChange]]:
-    """:func:`baseline_changes` for both judgements, ``regressed`` and ``improved``, in one pass."""
+    """:func:`baseline_changes` for both judgements, ``regressed`` and ``improved``, in one pass.
+
+    A test counts as improved only when it did not regress (:func:`~..results.is_improved`, as the
+    summary counts it): the improved metrics of a regressed test are left to its evidence.
+    """
     regressed: list[BaselineChange] = []
     improved: list[BaselineChange] = []
     for test in document.get("tests", []):
         baseline = test.get("baseline")
         if not baseline:
             continue
+        test_regressed = is_regressed(test)
         for metric, entry in baseline.items():
             if type(entry) is not dict:  # not isinstance(entry, Mapping): this loop is hot
                 continue
@@ -281,9 +291,39 @@ def judged_changes(document: Document) -> dict[str, list[BaselineChange]]:
                 )
                 if entry.get("regressed"):
                     regressed.append(change)
-                if entry.get("improved"):
+                if entry.get("improved") and not test_regressed:
                     improved.append(change)
     return {"regressed": regressed, "improved": improved}
+
+
+def budget_violations(document: Document) -> list[tuple[Test, Mapping[str, Any]]]:
+    """Every broken budget of every level, by test; regressions are listed as changes."""
+    return [
+        (test, violation)
+        for test in document.get("tests", [])
+        for violation in test.get("violations", [])
+        if violation.get("kind") != "regression"
+    ]
+
+
+def section_heading(title: str, total: int, noun: str, headline: str = "") -> str:
+    """``Violations: 2 tests over budget (3 violations)``, or ``N+1 suspects (4)`` without a headline."""
+    return f"{title}: {headline} ({_plural(total, noun)})" if headline else f"{title} ({total})"
+
+
+def violations_headline(found: Sequence[tuple[Test, Mapping[str, Any]]]) -> str:
+    """``2 tests over budget, 1 with warnings``: the summary's words and counts for these tests."""
+    tests = {str(test["nodeid"]): test for test, _ in found}
+    counts = summarize(dict(test) for test in tests.values())
+    words = [f"{_plural(counts['over_budget'], 'test')} over budget"] if counts["over_budget"] else []
+    if counts["warnings"]:
+        words.append(f"{_plural(counts['warnings'], 'test')} with warnings")
+    return ", ".join(words)
+
+
+def changes_headline(changes: Sequence[BaselineChange], judgement: str) -> str:
+    """``4 tests improved``: as many tests as the summary counts ``judgement``."""
+    return f"{_plural(len({change.nodeid for change in changes}), 'test')} {judgement}"
 
 
 def environment_line(environment: Mapping[str, Any]) -> str:
@@ -354,6 +394,7 @@ class Section:
     noun: str = "rows"
     separator: str = "\n"  # between items: a line break for rows, a blank line for blocks
     fold_at: int = FOLD_AT
+    headline: str = ""  # what the rows add up to, in the summary's words: "2 tests over budget"
     _items: list[str] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -371,7 +412,7 @@ class Section:
     def render(self, shown: int) -> str:
         """The section with its first ``shown`` items and a note of the rest."""
         total = self.total
-        lines = [f"### {self.title} ({total})", ""]
+        lines = [f"### {section_heading(self.title, total, self.noun[:-1], self.headline)}", ""]
         folded = total > self.fold_at and shown > 0
         if folded:
             lines += [f"<details><summary>{self.title}: {_plural(total, self.noun[:-1])}</summary>", ""]
@@ -416,13 +457,16 @@ def _violation_row(entry: tuple[Test, Mapping[str, Any]]) -> str:
 
 
 def _violations(document: Document) -> Section:
-    entries = [
-        (test, violation)
-        for test in document.get("tests", [])
-        for violation in test.get("violations", [])
-        if violation.get("kind") != "regression"
-    ]
-    return Section("Violations", entries, _violation_row, _table(["Test", "Violation", "Level", "Source"]))
+    entries = budget_violations(document)
+    header = _table(["Test", "Violation", "Level", "Source"])
+    return Section(
+        "Violations",
+        entries,
+        _violation_row,
+        header,
+        noun="violations",
+        headline=violations_headline(entries),
+    )
 
 
 def _change_row(change: BaselineChange) -> str:
@@ -437,9 +481,11 @@ def _change_row(change: BaselineChange) -> str:
     )
 
 
-def _changes(changes: list[BaselineChange], title: str) -> Section:
+def _changes(changes: list[BaselineChange], title: str, judgement: str) -> Section:
     header = _table(["Test", "Metric", "Before", "After", "Improvement"], "|---|---|---:|---:|---:|")
-    return Section(title, changes, _change_row, header)
+    return Section(
+        title, changes, _change_row, header, noun="metrics", headline=changes_headline(changes, judgement)
+    )
 
 
 def _suspect_row(entry: tuple[Test, Mapping[str, Any]]) -> str:
@@ -522,8 +568,8 @@ def sections(document: Document, before: Document | None = None) -> list[Section
     candidates = [
         _violations(document),
         _bullets("Crashed tests", crashed_tests(document), "tests"),
-        _changes(judged["regressed"], "Regressions"),
-        _changes(judged["improved"], "Improvements"),
+        _changes(judged["regressed"], "Regressions", "regressed"),
+        _changes(judged["improved"], "Improvements", "improved"),
         _suspects(document),
         _unstable(document),
         _bullets(

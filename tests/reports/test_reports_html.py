@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -14,7 +16,7 @@ from report_samples import WEIRD, make_after
 from pytest_perfbudget.reports import html, markdown
 from pytest_perfbudget.reports.json_report import document
 
-VOID = {"meta", "br", "hr", "img", "input", "link", "circle", "line", "rect", "path"}
+VOID = {"meta", "br", "hr", "img", "input", "link", "circle", "line", "rect", "path", "wbr"}
 
 
 class Page(HTMLParser):
@@ -82,9 +84,10 @@ def test_every_test_and_chart_is_there(compared: dict[str, Any], before: dict[st
     assert page.rows == nodeids
     changed = [test["nodeid"] for test in markdown.changed_tests(compared)]
     assert page.charts["change"] == changed
-    assert page.charts["rounds"] == nodeids  # every test has rounds of wall time
+    several = [test["nodeid"] for test in compared["tests"] if len(test["metrics"]["time"]["rounds"]) >= 2]
+    assert page.charts["rounds"] == several  # one round has no distribution to draw
     assert all(page.svg_in_figure[f"change:{nodeid}"] == 1 for nodeid in changed)
-    assert all(page.svg_in_figure[f"rounds:{nodeid}"] == 1 for nodeid in nodeids)
+    assert all(page.svg_in_figure[f"rounds:{nodeid}"] == 1 for nodeid in several)
 
 
 def test_the_page_is_self_contained(compared: dict[str, Any]) -> None:
@@ -127,7 +130,10 @@ def test_verdict_and_summary(compared: dict[str, Any]) -> None:
 def test_distribution_charts_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(html, "MAX_DISTRIBUTIONS", 2)
     page = parse(html.render(make_after()))
-    assert page.charts["rounds"] == ["tests/test_codec.py::test_encode", "tests/test_reports.py::test_export"]
+    assert page.charts["rounds"] == [
+        "tests/test_codec.py::test_encode",
+        "tests/test_orders.py::test_checkout",
+    ]
     assert len(page.rows) == 6  # the table still lists every test
 
 
@@ -144,7 +150,75 @@ def test_a_constant_distribution_and_empty_metrics_render() -> None:
     page = parse(html.render(document({}, tests, [])))
     assert page.errors == []
     assert page.rows == ["t.py::test_none", "t.py::test_same", "t.py::test_zero"]
-    assert page.charts["rounds"] == ["t.py::test_same", "t.py::test_zero"]
+    assert page.charts["rounds"] == ["t.py::test_same"]  # test_zero ran one round
+
+
+# --- as seen in a browser: what the charts and tables say ----------------------------------------
+
+
+def test_a_change_reads_as_slower_or_faster_never_as_a_negative_improvement() -> None:
+    assert html.change_text("queries", 3, 52) == "17.3x more"
+    assert html.change_text("time", 0.010, 0.016) == "+60% slower"
+    assert html.change_text("time", 0.010, 0.008) == "20% faster"
+    assert html.change_text("memory", 100, 105) == "+5.0% more"
+    assert html.change_text("throughput", 5000, 6500) == "+30% higher"
+    assert html.change_text("queries", 0, 0) == "no change"
+    assert html.change_text("queries", 0, 4) == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("metric", "before", "after", "expected"),
+    [
+        ("cpu", 0.010, 0.030, "worse"),  # tripled, no tolerance on CPU: no verdict, but a direction
+        ("cpu", 0.010, 0.0105, None),  # within the 1 ms noise floor
+        ("time", 0.030, 0.010, "better"),
+        ("queries", 3, 4, "worse"),
+        ("throughput", 5000, 6500, "better"),
+    ],
+)
+def test_a_bar_is_coloured_by_direction_beyond_the_noise_floor(
+    metric: str, before: float, after: float, expected: str | None
+) -> None:
+    assert html.direction(metric, before, after) == expected
+    row = markdown.EvidenceRow("X", metric, before, after, None)
+    chart = html.before_after_chart("t.py::test_x", [row])
+    colour = html.COLORS[expected] if expected else "var(--after)"
+    assert f'fill="{colour}"><title>X after' in chart
+
+
+def test_the_regression_colour_is_kept_for_verdicts() -> None:
+    row = markdown.EvidenceRow("Queries", "queries", 3, 52, "regressed")
+    chart = html.before_after_chart("t.py::test_x", [row])
+    assert 'fill="var(--fail)"><title>Queries after' in chart
+    assert ">17.3x more</text>" in chart
+
+
+def test_long_ids_and_statements_break_at_separators_not_inside_words(after: dict[str, Any]) -> None:
+    text = html.render(after)
+    assert "<code>tests/<wbr>test_<wbr>orders.<wbr>py::<wbr>test_<wbr>list_<wbr>orders</code>" in text
+    assert "break-all" not in text
+
+
+def test_the_median_label_stays_inside_the_chart_at_an_edge() -> None:
+    at_the_left = html.distribution_chart("t.py::test_x", "time", [0.010, 0.010, 0.010, 0.011, 0.050])
+    assert 'text-anchor="start">median 10ms</text>' in at_the_left
+    centred = html.distribution_chart("t.py::test_x", "time", [0.010, 0.020, 0.030])
+    assert 'text-anchor="middle">median 20ms</text>' in centred
+
+
+def test_a_test_without_sql_has_no_sql_rows() -> None:
+    test = {"nodeid": "t.py::test_x", "metrics": {"time": {"median": 0.02}, "queries": 0, "sql_time": 0.0},
+            "baseline": {"time": {"before": 0.01, "after": 0.02}}}  # fmt: skip
+    labels = [row.label for row in markdown.evidence_rows(test)]
+    assert "Queries" not in labels
+    assert "SQL time" not in labels
+
+
+def test_the_table_of_all_tests_shows_n_plus_one_suspects(after: dict[str, Any]) -> None:
+    text = html.render(after)
+    assert '<th class="num">N+1</th>' in text
+    row = text.split('<tr data-nodeid="tests/test_orders.py::test_list_orders">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num suspects" data-v="1">1</td>' in row
 
 
 # --- in a real browser ------------------------------------------------------------------
@@ -187,7 +261,7 @@ def test_chromium_renders_the_page(tmp_path: Path, compared: dict[str, Any], bef
     dom = parse(result.stdout)
     assert dom.rows == [test["nodeid"] for test in compared["tests"]]
     assert len(dom.charts["change"]) == 3
-    assert len(dom.charts["rounds"]) == 6
+    assert len(dom.charts["rounds"]) == 4  # the tests of more than one round
 
 
 @needs_chromium
@@ -208,14 +282,44 @@ def test_chromium_sorts_the_table(tmp_path: Path, after: dict[str, Any]) -> None
     assert body["data-order"].split(" ; ") == [test["nodeid"] for test in slowest_first]
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREEN = (1240, 1700)  # the window of the screenshots in docs/images
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
 @needs_chromium
-def test_chromium_takes_a_screenshot(tmp_path: Path, compared: dict[str, Any]) -> None:
-    page = tmp_path / "report.html"
-    page.write_text(html.render(compared), encoding="utf-8")
-    screenshot = tmp_path / "report.png"
-    result = browse(
-        tmp_path, page, f"--screenshot={screenshot}", "--window-size=1200,1600", "--hide-scrollbars"
-    )
+@pytest.mark.parametrize(
+    ("image", "source", "shown"),
+    [
+        ("report.png", "the compared sample of these tests", "17.3x more (regressed)"),
+        ("shop-report.png", "docs/samples/after.html", "98% fewer (improved)"),
+    ],
+)
+def test_the_screenshots_in_the_docs_are_of_this_report(
+    tmp_path: Path, compared: dict[str, Any], before: dict[str, Any], image: str, source: str, shown: str
+) -> None:
+    """The page shot as docs/images has it (PERFBUDGET_UPDATE_GOLDEN=1 shoots the docs' images again),
+    and, in Chromium's DOM, with what the fixed report shows: changes in words, an N+1 column."""
+    if source.endswith(".html"):
+        page = DOCS / "samples" / "after.html"
+    else:
+        page = tmp_path / "report.html"
+        page.write_text(html.render(compared, before=before), encoding="utf-8")
+    screenshot = tmp_path / image
+    window = f"--window-size={SCREEN[0]},{SCREEN[1]}"
+    result = browse(tmp_path, page, f"--screenshot={screenshot}", window, "--hide-scrollbars")
     assert result.returncode == 0, result.stderr
-    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000  # a blank page is a few kilobytes
+    if os.environ.get("PERFBUDGET_UPDATE_GOLDEN") == "1":
+        shutil.copyfile(screenshot, DOCS / "images" / image)
+    assert _png_size(screenshot) == _png_size(DOCS / "images" / image) == SCREEN
+    dom = browse(tmp_path, page, "--dump-dom")
+    text = " ".join("".join(parse(dom.stdout).text).split())
+    assert "N+1" in text
+    assert shown in text
+    assert not re.search(r"-\d+\.\d% regressed", text)  # no negative improvements

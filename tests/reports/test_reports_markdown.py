@@ -81,7 +81,8 @@ def test_evidence_rows_of_a_test_with_rounds(compared: dict[str, Any], before: d
     test = next(t for t in compared["tests"] if t["nodeid"].endswith("test_checkout"))
     old = next(t for t in before["tests"] if t["nodeid"].endswith("test_checkout"))
     rows = markdown.evidence_rows(test, old)
-    assert [row.label for row in rows] == ["Time p50", "Time p95", "Time p99", "CPU", "Queries", "SQL time"]
+    # It ran queries but spent no time in SQL on either side: no `SQL time 0s -> 0s` row.
+    assert [row.label for row in rows] == ["Time p50", "Time p95", "Time p99", "CPU", "Queries"]
     assert rows[0].judgement == "regressed"
     assert rows[1].before == pytest.approx(0.0118)
     assert markdown.format_improvement(rows[0].improvement) == "-60.0%"
@@ -147,18 +148,18 @@ def test_the_report_stays_under_the_limit(limit: int) -> None:
     assert len(text) <= limit
     assert "Shortened to stay under" in text
     assert text.count("<details>") == text.count("</details>")
-    assert re.search(r"\*\d+ of 2000 rows not shown", text)
+    assert re.search(r"\*\d+ of 2000 violations not shown", text)
 
 
 def test_a_section_caps_its_rows_even_within_the_limit() -> None:
     text = markdown.render(_big_run(300), limit=10_000_000)
     assert text.count("tests/test_many.py::test_case[") == markdown.MAX_ITEMS["Violations"]
-    assert "*100 of 300 rows not shown: see the JSON or HTML report.*" in text
+    assert "*100 of 300 violations not shown: see the JSON or HTML report.*" in text
 
 
 def test_long_sections_fold(compared: dict[str, Any]) -> None:
     text = markdown.render(_big_run(markdown.FOLD_AT + 1))
-    assert "<details><summary>Violations: 11 rows</summary>" in text
+    assert "<details><summary>Violations: 11 violations</summary>" in text
     assert "<details>" not in markdown.render(_big_run(markdown.FOLD_AT))
 
 
