@@ -22,6 +22,7 @@ from ..compare import tests_by_nodeid
 from ..enforce import violation_text
 from ..stats import percentile
 from ..units import format_duration, format_size
+from . import hot_spots
 from .markdown import (
     BaselineChange,
     Document,
@@ -79,6 +80,8 @@ code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
 svg text { font: 11px system-ui, sans-serif; fill: #424242; }
 svg text.regressed { fill: var(--fail); } svg text.improved { fill: var(--ok); }
+svg.flame text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: #212121; pointer-events: none; }
+figure.hot-spots { margin: 0 0 16px; overflow-x: auto; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
 """
 
@@ -525,6 +528,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             _changes(judged["regressed"], "regressed", "Regressions"),
             _changes(judged["improved"], "improved", "Improvements"),
             _before_after(document, before),
+            hot_spots.html_section(document.get("tests", [])),
             _suspects(document),
             _unstable(document),
             _list(
