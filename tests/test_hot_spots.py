@@ -81,11 +81,13 @@ def test_the_slow_helper_is_named_in_the_failure_message_and_every_report(run: R
     )
 
     found = hot_spots(run, "test_report.py::test_slow")
-    assert found["status"] == "taken" and found["profiler"] == "cProfile"
+    assert found["status"] == "taken"
+    assert found["profiler"] == "cProfile"
     functions = {function["function"]: function for function in found["functions"]}
     assert set(functions) == {"test_slow", "build_report", "slow_helper", "quick_helper"}
     helper = functions["slow_helper"]
-    assert helper["call_site"] == helper_site and helper["calls"] == 1
+    assert helper["call_site"] == helper_site
+    assert helper["calls"] == 1
     # time.sleep, a library call, is folded into the helper's own time
     assert helper["own"] == pytest.approx(helper["cumulative"], rel=0.2)
     assert functions["build_report"]["own"] < helper["own"] / 10
@@ -96,7 +98,8 @@ def test_the_slow_helper_is_named_in_the_failure_message_and_every_report(run: R
     assert "<details><summary>Hot spots: 4 functions of your code" in markdown_text
     assert f"| `slow_helper` | `{helper_site}` |" in markdown_text
     html_text = (run.pytester.path / "out.html").read_text(encoding="utf-8")
-    assert '<section id="hot-spots">' in html_text and '<svg class="flame"' in html_text
+    assert '<section id="hot-spots">' in html_text
+    assert '<svg class="flame"' in html_text
     assert f"slow_helper {helper_site}" in html_text  # a box's tooltip
 
     profiles = list((run.pytester.path / "profiles").iterdir())
@@ -111,7 +114,8 @@ def assert_speedscope(document: dict[str, Any], expected_frame: str) -> None:
     assert all(isinstance(frame["name"], str) for frame in frames)
     assert expected_frame in {frame["name"] for frame in frames}
     (profile,) = document["profiles"]
-    assert profile["type"] == "sampled" and profile["unit"] == "seconds"
+    assert profile["type"] == "sampled"
+    assert profile["unit"] == "seconds"
     assert len(profile["samples"]) == len(profile["weights"]) > 0
     assert all(0 <= index < len(frames) for stack in profile["samples"] for index in stack)
     assert profile["endValue"] == pytest.approx(sum(profile["weights"]), abs=1e-6)
@@ -255,7 +259,8 @@ def test_not_taken_under_another_tracer(run_serial: Runner) -> None:
     run_serial.module("test_traced", TRACED)
     run_serial("--perf-report", "out.json", "--perf-profile=all").assert_outcomes(passed=1)
     found = hot_spots(run_serial, "test_traced.py::test_traced")
-    assert found["status"] == "not taken" and found["reason"].startswith("a tracer was active")
+    assert found["status"] == "not taken"
+    assert found["reason"].startswith("a tracer was active")
 
 
 UNITTEST = """
@@ -310,7 +315,8 @@ def test_the_reports_escape_what_a_profile_names() -> None:
     }
     document = {"schema": "pytest-perfbudget/1", "environment": {}, "tests": [test]}
     page = html.render(document)
-    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
     text = markdown.render(document)
     assert f"| `{hostile}` | `a\\|b.py:1` |" in text  # in a code span, shown as written
     assert text.count("<script>") == 1
