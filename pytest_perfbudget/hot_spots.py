@@ -68,9 +68,10 @@ class _Function:
     name: str
     call_site: str  # path:line; relative to rootdir for the user's code
     user: bool  # the user's own function (comprehensions are part of theirs)
-    inline: bool  # a comprehension: its time belongs to the function around it
+    comprehension: bool  # the user's comprehension: its time belongs to the function around it
     calls: int
     cumulative: float
+    inline_time: float  # in the function itself, nothing it called
     callees: list[tuple[_Function, float]] = field(default_factory=list)  # with the time of that call
 
 
@@ -129,17 +130,17 @@ def profile(
     if different is not None:
         return not_taken(different)
     functions = _functions(profiler.getstats(), locator)
-    root = _tree(functions, duration, FLAME_SHARE * duration, FLAME_NODES)
+    whole = _tree(functions, duration, FILE_SHARE * duration, FILE_NODES)
     evidence: Evidence = {
         "status": "taken",
         "profiler": PROFILER,
         "duration": round(duration, 6),
-        "functions": _top_functions(functions, root, duration),
-        "flame": _flame(root),
+        "functions": _top_functions(functions, whole, duration),
+        "flame": _flame(_tree(functions, duration, FLAME_SHARE * duration, FLAME_NODES)),
     }
     if profile_file is not None:
         try:
-            evidence["file"] = _write_speedscope(profile_file, functions, duration, title)
+            evidence["file"] = _write_speedscope(profile_file, whole, title)
         except OSError as error:
             evidence["file_error"] = f"could not write {profile_file}: {error.strerror or error}"
     return evidence
@@ -188,7 +189,9 @@ def _functions(stats: Sequence[profiler_entry], locator: CallSiteLocator) -> dic
 def _describe(entry: profiler_entry, locator: CallSiteLocator) -> _Function:
     code = entry.code
     if not isinstance(code, CodeType):
-        return _Function(_builtin_name(str(code)), "", False, False, entry.callcount, entry.totaltime)
+        return _Function(
+            _builtin_name(str(code)), "", False, False, entry.callcount, entry.totaltime, entry.inlinetime
+        )
     verdict = locator.classify(code.co_filename)
     user = isinstance(verdict, str)
     name = getattr(code, "co_qualname", code.co_name)
@@ -200,6 +203,7 @@ def _describe(entry: profiler_entry, locator: CallSiteLocator) -> _Function:
         user and code.co_name in _COMPREHENSIONS,
         entry.callcount,
         entry.totaltime,
+        entry.inlinetime,
     )
 
 
@@ -279,13 +283,19 @@ def _top_functions(functions: dict[object, _Function], root: _Node, duration: fl
     for node, user in _walk(root):
         if user is not None:
             own[id(user)] = own.get(id(user), 0.0) + node.own
+    for function in functions.values():  # too small to be in the tree: what it called directly
+        if function.user and id(function) not in own:
+            own[id(function)] = function.inline_time + sum(
+                spent for callee, spent in function.callees if not (callee.user or callee.comprehension)
+            )
     user_functions = [function for function in functions.values() if function.user]
     user_functions.sort(key=lambda function: (-function.cumulative, function.call_site))
     return [
         {
             "function": function.name,
             "call_site": function.call_site,
-            "own": round(own.get(id(function), 0.0), 6),
+            # at most its cumulative time: the tree shares a callee's time out by proportion
+            "own": round(min(own.get(id(function), 0.0), function.cumulative), 6),
             "cumulative": round(function.cumulative, 6),
             "calls": function.calls,
             "share": round(min(function.cumulative / duration, 1.0), 4) if duration > 0 else 0.0,
@@ -311,7 +321,7 @@ def _flame_children(node: _Node, *, in_user: bool) -> list[dict[str, Any]]:
     for child in node.children:
         function = child.function
         assert function is not None
-        if function.user or (function.inline and in_user):
+        if function.user or (function.comprehension and in_user):
             shown.append(_flame_node(child, function, _flame_children(child, in_user=True)))
         elif in_user:  # the entry into a library: its frames dissolved, the user's under it kept
             shown.append(_flame_node(child, function, _flame_children(child, in_user=False)))
@@ -326,7 +336,7 @@ def _flame_node(node: _Node, function: _Function, children: list[dict[str, Any]]
         "call_site": function.call_site,
         "time": round(node.time, 6),
     }
-    if not function.user and not function.inline:
+    if not function.user and not function.comprehension:
         entry["library"] = True
     if children:
         entry["children"] = children
@@ -373,14 +383,13 @@ def profile_file_name(nodeid: str) -> str:
     return f"{readable}-{digest}.speedscope.json"
 
 
-def _write_speedscope(path: Path, functions: dict[object, _Function], duration: float, title: str) -> str:
-    """The whole tree as a speedscope "sampled" profile: one weighted stack per node with time of
-    its own. Written atomically; returns the path, or why it could not be written."""
+def _write_speedscope(path: Path, root: _Node, title: str) -> str:
+    """The tree as a speedscope "sampled" profile: one weighted stack per node with time of its
+    own. Written atomically; returns the path."""
     import json
 
     from .reports import write_atomically
 
-    root = _tree(functions, duration, FILE_SHARE * duration, FILE_NODES)
     frames: list[dict[str, Any]] = [{"name": "(the test call)"}]
     indices: dict[int, int] = {}
     samples: list[list[int]] = []

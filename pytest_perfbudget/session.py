@@ -352,7 +352,7 @@ class PerfSession:
         try:
             run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
             verdict = judge(perf, plan, _caller(item))
-            if self._profiles(plan, verdict):
+            if plan.profile_all or (verdict.violations and self._profiles(plan, verdict)):
                 verdict.add_evidence("hot_spots", self._hot_spots(item, verdict))
         finally:
             perf.busy = False
@@ -378,7 +378,9 @@ class PerfSession:
         return profile(
             _caller(item),
             self.sql.locator,
-            measured_time=min(timing["rounds"]) if timing and not timing.get("traced") else None,
+            measured_time=min(timing["rounds"])
+            if timing and timing["rounds"] and not timing.get("traced")
+            else None,
             measured_queries=queries if isinstance(queries, int) else None,
             profile_file=directory / profile_file_name(item.nodeid) if directory is not None else None,
             title=item.nodeid,
@@ -578,7 +580,7 @@ class DirectCalls:
                 raise
             perf.finish(meter)
             verdict = judge(perf, plan, None)
-            if self.session._profiles(plan, verdict):
+            if plan.profile_all or (verdict.violations and self.session._profiles(plan, verdict)):
                 from .hot_spots import not_taken
 
                 verdict.add_evidence(

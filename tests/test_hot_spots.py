@@ -168,7 +168,7 @@ done = []
 
 def test_cached():
     if not done:
-        time.sleep(0.05)
+        time.sleep(0.3)  # the extra call must take a quarter of this, however loaded the machine
         done.append(1)
 """
 
@@ -204,6 +204,16 @@ def test_an_extra_call_that_fails_or_differs_keeps_the_verdict_and_says_why(
     assert hot_spots(run, nodeid)["status"] == "not taken"
     assert "<details><summary>Hot spots: not taken</summary>" in (run.pytester.path / "out.md").read_text(
         encoding="utf-8"
+    )
+
+
+def test_under_warn_the_terminal_summary_has_them(run: Runner) -> None:
+    run.module("test_report", SLOW)
+    run.budgets(BUDGETS)
+    result = run("--perf-budget", "budgets.yml", "--perf-mode", "warn")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["WARNING test_report.py::test_slow: time*> 5ms", "*hot spots (one more call*", "*slow_helper"]
     )
 
 
