@@ -17,6 +17,11 @@ FLAME_WIDTH = 960
 ROW_HEIGHT = 18
 CHARACTER_WIDTH = 6.5  # of the 11px labels, for cutting a label to its box
 SMALLEST_BOX = 1.0  # pixels: narrower boxes are not drawn
+# In the section itself, not the page's style sheet: a report without hot spots is unchanged.
+STYLE = (
+    "<style>svg.flame text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: #212121; "
+    "pointer-events: none; } figure.hot-spots { margin: 0 0 16px; overflow-x: auto; }</style>"
+)
 
 Test = Mapping[str, Any]
 
@@ -94,9 +99,7 @@ def html_section(tests: Sequence[Test]) -> str:
         "its verdict. Boxes are functions, as wide as their share of the call; a grey box is a library "
         "called from your code, with what it took folded in.</p>"
     )
-    return (
-        f'<section id="hot-spots"><h2>Hot spots ({len(found)})</h2>{intro}{note}{"".join(figures)}</section>'
-    )
+    return f'<section id="hot-spots">{STYLE}<h2>Hot spots ({len(found)})</h2>{intro}{note}{"".join(figures)}</section>'
 
 
 def _figure(nodeid: str, hot_spots: Mapping[str, Any]) -> str:

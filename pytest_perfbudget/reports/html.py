@@ -80,8 +80,6 @@ code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
 svg text { font: 11px system-ui, sans-serif; fill: #424242; }
 svg text.regressed { fill: var(--fail); } svg text.improved { fill: var(--ok); }
-svg.flame text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: #212121; pointer-events: none; }
-figure.hot-spots { margin: 0 0 16px; overflow-x: auto; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
 """
 
