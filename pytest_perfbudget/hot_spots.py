@@ -354,6 +354,8 @@ def message_lines(evidence: Evidence, count: int = MESSAGE_FUNCTIONS) -> list[st
     lines += ["  " + line for line in function_lines(evidence, count)]
     if evidence.get("file"):
         lines.append(f"    profile: {evidence['file']}")
+    if evidence.get("file_error"):
+        lines.append(f"    profile not written: {evidence['file_error']}")
     return lines
 
 

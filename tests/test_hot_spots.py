@@ -149,6 +149,40 @@ def test_perfbudget_report_and_compare_show_the_hot_spots(run_serial: Runner, ca
     assert "slow_helper" in out
 
 
+REGRESSES = """
+import time
+from pathlib import Path
+
+def slow_helper():
+    if Path(__file__).with_name("slow.flag").exists():
+        time.sleep(0.05)
+
+def test_changed():
+    slow_helper()
+"""
+
+
+def test_a_regression_on_time_gets_hot_spots(run_serial: Runner) -> None:
+    run_serial.module("test_changed", REGRESSES)
+    run_serial("--perf-report", "before.json").assert_outcomes(passed=1)
+    assert "evidence" not in run_serial.record("test_changed.py::test_changed", "before.json")
+    (run_serial.pytester.path / "slow.flag").write_text("", encoding="utf-8")
+    result = run_serial("--perf-baseline", "before.json", "--perf-report", "after.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*time*baseline*", "*hot spots (one more call*", "*test_changed.py:* slow_helper"]
+    )
+
+
+def test_an_unwritable_profile_dir_is_said_and_the_verdict_kept(run_serial: Runner) -> None:
+    run_serial.module("test_report", SLOW)
+    run_serial.budgets(BUDGETS)
+    (run_serial.pytester.path / "taken").write_text("a file, not a directory", encoding="utf-8")
+    result = run_serial("--perf-budget", "budgets.yml", "--perf-profile-dir", "taken")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*slow_helper", "*profile not written: could not write taken/*"])
+
+
 FAILS_AGAIN = """
 import time
 
