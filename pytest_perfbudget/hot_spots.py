@@ -106,26 +106,10 @@ def profile(
     tracer = active_tracer()
     if tracer is not None:
         return not_taken(f"a tracer was active ({tracer}): a profile under it would show its cost")
-    profiler = cProfile.Profile()
-    log = QueryLog()
-    previous_log, capture.log = capture.log, log
-    start = time.perf_counter()
-    try:
-        profiler.enable()
-    except ValueError as error:  # another profiler holds the hook (Python 3.12+)
-        capture.log = previous_log
-        return not_taken(f"the profiler could not start: {error}")
-    try:
-        call()
-    except BaseException as error:
-        profiler.disable()
-        if not isinstance(error, Exception):
-            raise  # KeyboardInterrupt, SystemExit: not the test's doing
-        return not_taken(f"the extra call raised {type(error).__name__}: {_first_line(error)}")
-    finally:
-        capture.log = previous_log
-    profiler.disable()
-    duration = time.perf_counter() - start
+    profiled = _profiled_call(call)
+    if not isinstance(profiled, tuple):
+        return profiled
+    profiler, duration, log = profiled
     different = _different_work(duration, log.count, measured_time, measured_queries)
     if different is not None:
         return not_taken(different)
@@ -144,6 +128,30 @@ def profile(
         except OSError as error:
             evidence["file_error"] = f"could not write {profile_file}: {error.strerror or error}"
     return evidence
+
+
+def _profiled_call(call: Callable[[], object]) -> tuple[cProfile.Profile, float, QueryLog] | Evidence:
+    """The profiler after one call of ``call``, the call's duration and its statements; or the
+    evidence that it could not be taken."""
+    profiler = cProfile.Profile()
+    log = QueryLog()
+    previous_log, capture.log = capture.log, log
+    start = time.perf_counter()
+    try:
+        profiler.enable()
+    except ValueError as error:  # another profiler holds the hook (Python 3.12+)
+        capture.log = previous_log
+        return not_taken(f"the profiler could not start: {error}")
+    try:
+        call()
+    except (KeyboardInterrupt, SystemExit):
+        raise  # not the test's doing
+    except BaseException as error:  # pytest.fail() and pytest.skip() raise BaseExceptions too
+        return not_taken(f"the extra call raised {type(error).__name__}: {_first_line(error)}")
+    finally:
+        profiler.disable()
+        capture.log = previous_log
+    return profiler, time.perf_counter() - start, log
 
 
 def _first_line(error: BaseException) -> str:

@@ -195,6 +195,19 @@ def test_once():
         raise RuntimeError("only runs once")
 """
 
+SKIPS_AGAIN = """
+import time
+import pytest
+
+calls = []
+
+def test_once():
+    calls.append(1)
+    time.sleep(0.02)
+    if len(calls) > 1:
+        pytest.skip("only runs once")
+"""
+
 CACHED = """
 import time
 
@@ -220,9 +233,10 @@ budgets:
     ("source", "nodeid", "reason"),
     [
         (FAILS_AGAIN, "test_again.py::test_once", "the extra call raised RuntimeError: only runs once"),
+        (SKIPS_AGAIN, "test_again.py::test_once", "the extra call raised Skipped: only runs once"),
         (CACHED, "test_again.py::test_cached", "the extra call took * where the measured call took *"),
     ],
-    ids=["raises", "not-idempotent"],
+    ids=["raises", "skips", "not-idempotent"],
 )
 def test_an_extra_call_that_fails_or_differs_keeps_the_verdict_and_says_why(
     run: Runner, source: str, nodeid: str, reason: str
