@@ -224,7 +224,22 @@ def compare_text(document: dict[str, Any]) -> str:
         for row in [header, *rows]:
             cells = [row[i].ljust(widths[i]) if i < 3 else row[i].rjust(widths[i]) for i in range(len(row))]
             lines.append("  ".join(cells).rstrip())
+    lines += _regressed_hot_spots(document)
     return "\n".join(lines) + "\n"
+
+
+def _regressed_hot_spots(document: dict[str, Any]) -> list[str]:
+    """The hot spots of each regressed test whose record (from the after run) has them."""
+    from .hot_spots import function_lines
+
+    lines = []
+    for test in document.get("tests", []):
+        evidence = test.get("evidence") or {}
+        hot_spots = evidence.get("hot_spots") if isinstance(evidence, dict) else None
+        if is_regressed(test) and isinstance(hot_spots, dict) and hot_spots.get("status") == "taken":
+            lines += ["", f"hot spots of {test['nodeid']} (a profiled call in the after run):"]
+            lines += function_lines(hot_spots)
+    return lines
 
 
 def _compare(arguments: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from .reports import REPORT_SUFFIXES
 
 MODES = ("enforce", "warn", "off")
 MAX_ROUNDS = 10_000  # budgets.MAX_ROUNDS, not imported from there: an idle run does not import it
+PROFILE_CHOICES = ("off", "failures", "all")
 
 
 class Options(NamedTuple):  # not a dataclass: imported in every run, and four times quicker to define
@@ -24,6 +25,8 @@ class Options(NamedTuple):  # not a dataclass: imported in every run, and four t
     rounds: int | None = None
     memory: bool = False
     call_site_exclude: tuple[str, ...] = ()  # globs of paths that are not the user's own code
+    profile: str = "failures"  # which tests get hot spots: off, failures (time/CPU) or all
+    profile_dir: Path | None = None  # where a speedscope file per profiled test goes
 
     @property
     def measures_everything(self) -> bool:
@@ -70,6 +73,15 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="trace memory for every measured test, not only those with a memory budget",
     )
+    group.addoption(
+        "--perf-profile",
+        choices=PROFILE_CHOICES,
+        help="hot spots: profile one more call of each test over a time or CPU limit "
+        "(failures, the default), of every measured test (all), or of none (off)",
+    )
+    group.addoption(
+        "--perf-profile-dir", metavar="DIR", help="write a speedscope profile of each profiled test to DIR"
+    )
     parser.addini(
         "perf_budget", "budget files (YAML), one per line, relative to the ini file", type="linelist"
     )
@@ -78,6 +90,10 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("perf_mode", "enforce, warn or off", type="string", default="enforce")
     parser.addini("perf_rounds", "measure each test's call N times", type="string")
     parser.addini("perf_memory", "trace memory for every measured test", type="bool", default=False)
+    parser.addini(
+        "perf_profile", "hot spots of off, failures or all tests", type="string", default="failures"
+    )
+    parser.addini("perf_profile_dir", "where speedscope profiles go, relative to the ini file", type="string")
     parser.addini(
         "perf_call_site_exclude",
         "path globs (relative to rootdir) never reported as the call site of a SQL statement",
@@ -130,7 +146,23 @@ def resolve(config: pytest.Config) -> Options:
     memory_option = config.getoption("perf_memory")
     memory = bool(memory_option) if memory_option is not None else bool(config.getini("perf_memory"))
     exclude = tuple(config.getini("perf_call_site_exclude"))
-    return Options(budget_files, budget_displays, reports, baseline, mode, rounds, memory, exclude)
+    profile, profile_dir = _profile(config)
+    return Options(
+        budget_files, budget_displays, reports, baseline, mode, rounds, memory, exclude, profile, profile_dir
+    )
+
+
+def _profile(config: pytest.Config) -> tuple[str, Path | None]:
+    profile = config.getoption("perf_profile") or str(config.getini("perf_profile")).strip() or "failures"
+    if profile not in PROFILE_CHOICES:
+        raise pytest.UsageError(
+            f"ini key perf_profile: unknown value '{profile}'; use {', '.join(PROFILE_CHOICES)}"
+        )
+    directory_option = config.getoption("perf_profile_dir")
+    directory_ini = str(config.getini("perf_profile_dir") or "").strip()
+    if directory_option:
+        return profile, Path(directory_option)
+    return profile, _ini_path(config, directory_ini) if directory_ini else None
 
 
 def _ini_rounds(text: str) -> int | None:

@@ -41,6 +41,7 @@ class Plan:
     baseline_source: str = ""
     baseline_calibration: float | None = None  # the calibration loop's time in the baseline run
     records_sql: bool = True  # a SQL limit, a report or a baseline reads the statements
+    profile_all: bool = False  # --perf-profile=all: every call is profiled again after its verdict
 
     @property
     def timed_rounds(self) -> int:
@@ -56,8 +57,9 @@ class Plan:
 
     @cached_property
     def single_call(self) -> bool:
-        """Measured over one plain call: no warm-up, one round, no memory, no baseline, and no
-        throughput limit (a test without the ``perf`` fixture counts no operations)."""
+        """Measured over one plain call: no warm-up, one round, no memory, no baseline, no
+        throughput limit (a test without the ``perf`` fixture counts no operations), and no
+        profile of every test."""
         settings = self.budget.settings
         return (
             settings.rounds == 1
@@ -65,6 +67,7 @@ class Plan:
             and not (self.trace_memory or self.measure_rss)
             and self.baseline is None
             and not self.budget.has_any(("throughput",))
+            and not self.profile_all
         )
 
     @cached_property

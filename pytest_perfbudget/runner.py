@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .significance import Stability
 
 STABILITY_ROUNDS = 3  # fewer rounds show no spread to judge
+PROFILED_METRICS = ("time", "cpu")  # a broken limit on these gets hot spots
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,21 @@ class Verdict:
     tracer: str | None = None  # timings were not judged because this tracer was active
     calibration: Calibration | None = None  # measured around the last re-measurement
     unstable: Unstable | None = None
+    evidence: dict[str, Any] | None = None  # where the cost is, by kind: taken for some failures
 
     @property
     def failing(self) -> bool:
         return bool(self.violations) and any(violation.level == "error" for violation in self.violations)
+
+    @property
+    def over_time(self) -> bool:
+        """A time or CPU limit broken, or a regression on one: what hot spots explain."""
+        return any(violation.metric in PROFILED_METRICS for violation in self.violations)
+
+    def add_evidence(self, kind: str, evidence: dict[str, Any]) -> None:
+        if self.evidence is None:
+            self.evidence = {}
+        self.evidence[kind] = evidence
 
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
         notes = []
@@ -75,7 +87,7 @@ class Verdict:
             notes.append(stretched)
         if self.unstable is not None and any(v.metric == self.unstable.metric for v in self.violations):
             notes.append(f"{self.unstable.metric} {self.unstable.stability.message}")
-        return failure_message(
+        message = failure_message(
             nodeid,
             self.violations,
             self.metrics.suspects,
@@ -84,6 +96,11 @@ class Verdict:
             heading=heading,
             notes=notes,
         )
+        if self.evidence is not None and "hot_spots" in self.evidence:
+            from .hot_spots import message_lines
+
+            message += "\n" + "\n".join(message_lines(self.evidence["hot_spots"]))
+        return message
 
 
 def run_rounds(

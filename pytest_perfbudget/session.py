@@ -232,6 +232,7 @@ class PerfSession:
             baseline_source=str(self.options.baseline),
             baseline_calibration=self.baseline_calibration,
             records_sql=self._reads_sql or budget.has_any(SQL_METRICS),
+            profile_all=self.options.profile == "all",
         )
         if shared:
             self._plans[matching] = plan
@@ -372,12 +373,39 @@ class PerfSession:
         try:
             run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
             verdict = judge(perf, plan, _caller(item))
+            if plan.profile_all or (verdict.violations and self._profiles(plan, verdict)):
+                verdict.add_evidence("hot_spots", self._hot_spots(item, verdict))
         finally:
             perf.busy = False
             self._conclude(item, plan, verdict)
             del item.stash[PERF_KEY]  # free the samples: the record has what is kept
         if verdict.failing:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
+
+    def _profiles(self, plan: Plan, verdict: Verdict) -> bool:
+        """Whether the test gets hot spots: it broke a time or CPU limit, or ``--perf-profile=all``."""
+        if plan.profile_all:
+            return True
+        return bool(verdict.violations) and self.options.profile == "failures" and verdict.over_time
+
+    def _hot_spots(self, item: pytest.Function, verdict: Verdict) -> dict[str, Any]:
+        """One more call of the test under a profiler, after its verdict (see :mod:`.hot_spots`)."""
+        from .hot_spots import profile, profile_file_name
+
+        directory = self.options.profile_dir
+        values = verdict.metrics.values
+        timing = values.get("time")
+        queries = values.get("queries")
+        return profile(
+            _caller(item),
+            self.sql.locator,
+            measured_time=min(timing["rounds"])
+            if timing and timing["rounds"] and not timing.get("traced")
+            else None,
+            measured_queries=queries if isinstance(queries, int) else None,
+            profile_file=directory / profile_file_name(item.nodeid) if directory is not None else None,
+            title=item.nodeid,
+        )
 
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
@@ -649,6 +677,12 @@ class DirectCalls:
                 raise
             perf.finish(meter)
             verdict = judge(perf, plan, None)
+            if plan.profile_all or (verdict.violations and self.session._profiles(plan, verdict)):
+                from .hot_spots import not_taken
+
+                verdict.add_evidence(
+                    "hot_spots", not_taken("a unittest or doctest item cannot be called again")
+                )
         finally:
             self.session._conclude(item, plan, verdict)
             del item.stash[PERF_KEY]

@@ -23,6 +23,7 @@ from ..compare import TIMINGS, tests_by_nodeid
 from ..enforce import violation_text
 from ..stats import percentile
 from ..units import format_duration, format_size
+from . import hot_spots
 from .markdown import (
     BaselineChange,
     Document,
@@ -636,6 +637,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             _changes(judged["regressed"], "regressed", "Regressions"),
             _changes(judged["improved"], "improved", "Improvements"),
             _before_after(document, before),
+            hot_spots.html_section(document.get("tests", [])),
             _suspects(document),
             _unstable(document),
             _list(

@@ -20,6 +20,7 @@ from typing import Any
 from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
 from ..results import is_crashed, is_improved, is_regressed
+from . import hot_spots
 from .json_report import summarize
 
 DEFAULT_LIMIT = 65000  # GitHub refuses comments over 65,536 characters
@@ -243,6 +244,15 @@ def changed_tests(document: Document) -> list[Test]:
         elif is_improved(test):
             improved.append(test)
     return regressed + improved
+
+
+def evidence_tests(document: Document) -> list[Test]:
+    """:func:`changed_tests`, then the other tests whose record holds evidence (hot spots...)."""
+    changed = changed_tests(document)
+    shown = {id(test) for test in changed}
+    return changed + [
+        test for test in document.get("tests", []) if "evidence" in test and id(test) not in shown
+    ]
 
 
 @dataclass  # not frozen: a report may list 100,000s of them, and a frozen one costs 3 times more
@@ -549,11 +559,13 @@ def _evidence(document: Document, before: Document | None) -> Section:
 
     def render_item(test: Test) -> str:
         rows = evidence_rows(test, before_tests.get(str(test["nodeid"])))
-        return "\n".join([f"#### {code(test['nodeid'])}", "", *evidence_table(rows)])
+        return "\n".join(
+            [f"#### {code(test['nodeid'])}", "", *evidence_table(rows), *hot_spots.markdown_details(test)]
+        )
 
     return Section(
         "Evidence",
-        changed_tests(document),
+        evidence_tests(document),
         render_item,
         noun="tests",
         separator="\n\n",

@@ -39,6 +39,8 @@ def write_summary(
         terminal.write_line(f"OVER BUDGET {record['nodeid']}: {_violations_text(record, 'error')}", red=True)
     for record in warned:
         terminal.write_line(f"WARNING {record['nodeid']}: {_violations_text(record, 'warn')}", yellow=True)
+        if "evidence" in record:  # a failing test's message has them; a warned test has this
+            _write_hot_spots(terminal, record)
     for record in unstable:
         stability = record["stability"]
         terminal.write_line(
@@ -67,3 +69,12 @@ def _violations_text(record: TestRecord, level: str) -> str:
     return ", ".join(
         violation_text(violation) for violation in record["violations"] if violation["level"] == level
     )
+
+
+def _write_hot_spots(terminal: Any, record: TestRecord) -> None:
+    hot_spots = record["evidence"].get("hot_spots")
+    if hot_spots is not None:
+        from ..hot_spots import message_lines
+
+        for line in message_lines(hot_spots):
+            terminal.write_line(line)
