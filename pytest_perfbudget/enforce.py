@@ -20,6 +20,7 @@ _FORMATTERS = {
     "sql_time": format_duration,
     "memory": format_size,
     "rss": format_size,
+    "leak": format_size,
     "throughput": format_rate,
 }
 
@@ -183,12 +184,15 @@ def failure_message(
     retries_used: int = 0,
     heading: str = "perf budget exceeded in",
     notes: Sequence[str] = (),
+    details: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one.
 
+    ``details`` go under the first violation of their metric (allocation sites under ``memory``).
     ``notes`` end it, one per line in parentheses: calibration, unstable rounds.
     """
     lines = [f"{heading} {nodeid}"]
+    pending = dict(details or {})
     for violation in violations:
         origin = (
             f"baseline: {violation.limit.source}"
@@ -198,6 +202,8 @@ def failure_message(
         lines.append(f"  {violation.label:<11} {violation.comparison:<13} ({origin})")
         if violation.metric == "n_plus_one" and violation.block is None:
             lines.extend(describe_suspects(suspects))
+        if violation.block is None:
+            lines.extend(pending.pop(violation.metric, ()))
     if retries_used:
         lines.append(f"  (still over budget after {retries_used} re-measurement{'s' * (retries_used > 1)})")
     lines.extend(f"  ({note})" for note in notes)

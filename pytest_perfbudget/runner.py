@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .calibration import Calibration
     from .compare import Change
     from .significance import Stability
+    from .sql.callsite import CallSiteLocator
 
 STABILITY_ROUNDS = 3  # fewer rounds show no spread to judge
 
@@ -59,6 +60,7 @@ class Verdict:
     tracer: str | None = None  # timings were not judged because this tracer was active
     calibration: Calibration | None = None  # measured around the last re-measurement
     unstable: Unstable | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)  # where the cost is, by kind
 
     @property
     def failing(self) -> bool:
@@ -77,7 +79,22 @@ class Verdict:
             retries_used=self.retries_used,
             heading=heading,
             notes=notes,
+            details=self._details(),
         )
+
+    def _details(self) -> dict[str, list[str]]:
+        """Lines under a metric's violation: the allocation sites behind ``memory`` and ``leak``."""
+        evidence = self.evidence
+        if "allocations" not in evidence and "leak" not in evidence:
+            return {}
+        from .allocations import describe_sites
+
+        details = {}
+        if "allocations" in evidence:
+            details["memory"] = describe_sites(evidence["allocations"], "allocated at the peak")
+        if "leak" in evidence:
+            details["leak"] = describe_sites(evidence["leak"], "still allocated after each call")
+        return details
 
 
 def run_rounds(
@@ -90,11 +107,24 @@ def run_rounds(
         perf.run_round(call, rss=plan.measure_rss and not perf.measurement.rounds)
 
 
-def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
+def judge(
+    perf: Perf,
+    plan: Plan,
+    call: Callable[[], Any] | None,
+    locator: Callable[[], CallSiteLocator] | None = None,
+) -> Verdict:
     """Judge the test; while a noisy limit is broken, re-measure up to ``retries`` times.
 
     ``call`` runs the test again; without one (a unittest or doctest item) nothing is re-measured.
+    ``locator`` tells the user's code from libraries in the memory evidence a broken ``memory``
+    or ``leak`` limit takes (see :mod:`.allocations`); without one no evidence is taken.
     """
+    leak = None
+    if plan.measures_leak:
+        from .leaks import measure_leak  # here: only a leak budget calls the test again for it
+
+        leak = measure_leak(call)
+        perf.measurement.leak = leak.per_call
     tracer = active_tracer()
     verdict = _evaluate(perf, plan, tracer)
     settings = plan.budget.settings
@@ -108,6 +138,13 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
         verdict = _evaluate(perf, plan, tracer, calibration)
     if settings.rounds >= STABILITY_ROUNDS and tracer is None:
         verdict.unstable = _unstable(verdict, plan)
+    if locator is not None and (verdict.violations or leak is not None):
+        from .allocations import gather
+
+        memory = verdict.metrics.values.get("memory")
+        verdict.evidence.update(
+            gather(verdict.violations, memory=memory, leak=leak, call=call, locator=locator)
+        )
     return verdict
 
 
@@ -199,6 +236,8 @@ def _evaluate(perf: Perf, plan: Plan, tracer: str | None, calibration: Calibrati
     settings = plan.budget.settings
     measurement = perf.measurement
     metrics = _metrics(measurement.rounds, measurement.traced, plan, settings.statistic)
+    if measurement.leak is not None:
+        metrics.values["leak"] = measurement.leak
     violations = evaluate(
         plan.budget.all_limits(),
         metrics,

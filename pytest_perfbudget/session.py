@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .budget_cache import DocumentCache
     from .budget_file import BudgetFile
     from .reports.json_report import EncodedTests
+    from .sql.callsite import CallSiteLocator
 
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
@@ -350,13 +351,17 @@ class PerfSession:
         verdict = None
         try:
             run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
-            verdict = judge(perf, plan, _caller(item))
+            verdict = judge(perf, plan, _caller(item), self._locator)
         finally:
             perf.busy = False
             self._conclude(item, plan, verdict)
             del item.stash[PERF_KEY]  # free the samples: the record has what is kept
         if verdict.failing:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
+
+    def _locator(self) -> CallSiteLocator:
+        """Tells the user's code from libraries, for allocation sites (made on first use)."""
+        return self.sql.locator
 
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
@@ -551,7 +556,7 @@ class DirectCalls:
                 perf.abandon(meter)
                 raise
             perf.finish(meter)
-            verdict = judge(perf, plan, None)
+            verdict = judge(perf, plan, None, self.session._locator)
         finally:
             self.session._conclude(item, plan, verdict)
             del item.stash[PERF_KEY]

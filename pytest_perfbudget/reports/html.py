@@ -22,6 +22,7 @@ from ..compare import tests_by_nodeid
 from ..enforce import violation_text
 from ..stats import percentile
 from ..units import format_duration, format_size
+from .allocations import html_section
 from .markdown import (
     BaselineChange,
     Document,
@@ -526,6 +527,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             _changes(judged["improved"], "improved", "Improvements"),
             _before_after(document, before),
             _suspects(document),
+            html_section(document, MAX_CHANGE_CHARTS),
             _unstable(document),
             _list(
                 "Environment differences", baseline.get("environment_differences", []), "environment", False

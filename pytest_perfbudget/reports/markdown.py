@@ -20,6 +20,7 @@ from typing import Any
 from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
 from ..results import is_improved, is_regressed
+from .allocations import markdown_details
 from .json_report import summarize
 
 DEFAULT_LIMIT = 65000  # GitHub refuses comments over 65,536 characters
@@ -43,6 +44,7 @@ METRIC_NAMES = {
     "cpu": "CPU",
     "memory": "Memory",
     "rss": "RSS",
+    "leak": "Leak",
     "queries": "Queries",
     "sql_time": "SQL time",
     "n_plus_one": "N+1 suspects",
@@ -179,6 +181,7 @@ def _row_specs(test: Test) -> list[tuple[str, str, str | None]]:
         *times,
         (metric_label("cpu", statistic("cpu")), "cpu", statistic("cpu")),
         ("Memory", "memory", None),
+        ("Leak", "leak", None),
         ("Queries", "queries", None),
         ("SQL time", "sql_time", None),
         (metric_label("throughput", statistic("throughput")), "throughput", statistic("throughput")),
@@ -494,11 +497,16 @@ def _evidence(document: Document, before: Document | None) -> Section:
 
     def render_item(test: Test) -> str:
         rows = evidence_rows(test, before_tests.get(str(test["nodeid"])))
-        return "\n".join([f"#### {code(test['nodeid'])}", "", *evidence_table(rows)])
+        return "\n".join([f"#### {code(test['nodeid'])}", "", *evidence_table(rows), *markdown_details(test)])
 
+    changed = changed_tests(document)
+    listed = {id(test) for test in changed}
+    with_evidence = [
+        test for test in document.get("tests", []) if "evidence" in test and id(test) not in listed
+    ]
     return Section(
         "Evidence",
-        changed_tests(document),
+        changed + with_evidence,
         render_item,
         noun="tests",
         separator="\n\n",
