@@ -24,7 +24,7 @@ from .units import (
 )
 
 TIME_METRICS = ("time", "cpu")
-MEMORY_METRICS = ("memory", "rss")
+MEMORY_METRICS = ("memory", "rss", "leak")
 SQL_METRICS = ("queries", "n_plus_one", "sql_time")
 METRICS: tuple[str, ...] = (*TIME_METRICS, *MEMORY_METRICS, *SQL_METRICS, "throughput")
 # Metrics whose measurement is noisy: retried before failing, never judged on a traced run.
@@ -230,6 +230,7 @@ _METRIC_PARSERS: dict[str, Callable[[object], float]] = {
     "sql_time": parse_duration,
     "memory": parse_size,
     "rss": parse_size,
+    "leak": parse_size,
     "queries": parse_count,
     "n_plus_one": parse_count,
     "throughput": parse_rate,

@@ -25,6 +25,7 @@ COMPARED: dict[str, bool] = {
     "cpu": True,
     "memory": True,
     "rss": True,
+    "leak": True,
     "queries": True,
     "sql_time": True,
     "n_plus_one": True,

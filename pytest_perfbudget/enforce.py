@@ -21,6 +21,7 @@ _FORMATTERS = {
     "sql_time": format_duration,
     "memory": format_size,
     "rss": format_size,
+    "leak": format_size,
     "throughput": format_rate,
 }
 
@@ -198,10 +199,12 @@ def failure_message(
     retries_used: int = 0,
     heading: str = "perf budget exceeded in",
     notes: Sequence[str] = (),
+    details: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The short, complete message of SPEC: one line per broken limit, suspects under n_plus_one
     (a block's own under the block's), in columns as wide as the longest label and short comparison.
 
+    ``details`` go under the first violation of their metric (allocation sites under ``memory``).
     ``notes`` end it, one per line in parentheses: calibration, unstable rounds.
     """
     lines = [f"{heading} {nodeid}"]
@@ -209,6 +212,7 @@ def failure_message(
     comparisons = [violation.comparison for violation in violations]
     aligned = [len(comparison) for comparison in comparisons if len(comparison) <= ALIGNED_COMPARISON]
     comparison_width = max([COMPARISON_WIDTH, *aligned])
+    pending = dict(details or {})
     for violation, comparison in zip(violations, comparisons, strict=True):
         origin = (
             f"baseline: {violation.limit.source}"
@@ -221,6 +225,8 @@ def failure_message(
                 lines.extend(describe_suspects(suspects))
             elif block_suspects:
                 lines.extend(describe_suspects(block_suspects.get(violation.block, ())))
+        if violation.block is None:
+            lines.extend(pending.pop(violation.metric, ()))
     if retries_used:
         lines.append(f"  (still over budget after {retries_used} re-measurement{'s' * (retries_used > 1)})")
     lines.extend(f"  ({note})" for note in notes)

@@ -21,6 +21,7 @@ class Measurement:
     traced: Sample | None = None
     blocks: dict[str, list[Sample]] = field(default_factory=dict)
     retries_used: int = 0
+    leak: int | None = None  # bytes left allocated per call (see :mod:`.leaks`)
 
     @property
     def timed(self) -> list[Sample]:

@@ -58,17 +58,22 @@ class Plan:
     @cached_property
     def single_call(self) -> bool:
         """Measured over one plain call: no warm-up, one round, no memory, no baseline, no
-        throughput limit (a test without the ``perf`` fixture counts no operations), and no
-        profile of every test."""
+        throughput limit (a test without the ``perf`` fixture counts no operations), no leak
+        limit, and no profile of every test."""
         settings = self.budget.settings
         return (
             settings.rounds == 1
             and settings.warmup == 0
             and not (self.trace_memory or self.measure_rss)
             and self.baseline is None
-            and not self.budget.has_any(("throughput",))
+            and not self.budget.has_any(("throughput", "leak"))
             and not self.profile_all
         )
+
+    @cached_property
+    def measures_leak(self) -> bool:
+        """A ``leak`` limit applies: the test is called again to measure it (see :mod:`.leaks`)."""
+        return self.budget.has_any(("leak",))
 
     @cached_property
     def ceilings(self) -> tuple[float, float]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .calibration import Calibration
     from .compare import Change
     from .significance import Stability
+    from .sql.callsite import CallSiteLocator
 
 STABILITY_ROUNDS = 3  # fewer rounds show no spread to judge
 PROFILED_METRICS = ("time", "cpu")  # a broken limit on these gets hot spots
@@ -60,7 +61,7 @@ class Verdict:
     tracer: str | None = None  # timings were not judged because this tracer was active
     calibration: Calibration | None = None  # measured around the last re-measurement
     unstable: Unstable | None = None
-    evidence: dict[str, Any] | None = None  # where the cost is, by kind: taken for some failures
+    evidence: dict[str, Any] = field(default_factory=dict)  # where the cost is, by kind
 
     @property
     def failing(self) -> bool:
@@ -72,8 +73,6 @@ class Verdict:
         return any(violation.metric in PROFILED_METRICS for violation in self.violations)
 
     def add_evidence(self, kind: str, evidence: dict[str, Any]) -> None:
-        if self.evidence is None:
-            self.evidence = {}
         self.evidence[kind] = evidence
 
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
@@ -95,12 +94,27 @@ class Verdict:
             retries_used=self.retries_used,
             heading=heading,
             notes=notes,
+            details=self._details(),
         )
-        if self.evidence is not None and "hot_spots" in self.evidence:
+        if "hot_spots" in self.evidence:
             from .hot_spots import message_lines
 
             message += "\n" + "\n".join(message_lines(self.evidence["hot_spots"]))
         return message
+
+    def _details(self) -> dict[str, list[str]]:
+        """Lines under a metric's violation: the allocation sites behind ``memory`` and ``leak``."""
+        evidence = self.evidence
+        if "allocations" not in evidence and "leak" not in evidence:
+            return {}
+        from .allocations import describe_sites
+
+        details = {}
+        if "allocations" in evidence:
+            details["memory"] = describe_sites(evidence["allocations"], "allocated at the peak")
+        if "leak" in evidence:
+            details["leak"] = describe_sites(evidence["leak"], "still allocated after each call")
+        return details
 
 
 def run_rounds(
@@ -113,11 +127,24 @@ def run_rounds(
         perf.run_round(call, rss=plan.measure_rss and not perf.measurement.rounds)
 
 
-def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
+def judge(
+    perf: Perf,
+    plan: Plan,
+    call: Callable[[], Any] | None,
+    locator: Callable[[], CallSiteLocator] | None = None,
+) -> Verdict:
     """Judge the test; while a noisy limit is broken, re-measure up to ``retries`` times.
 
     ``call`` runs the test again; without one (a unittest or doctest item) nothing is re-measured.
+    ``locator`` tells the user's code from libraries in the memory evidence a broken ``memory``
+    or ``leak`` limit takes (see :mod:`.allocations`); without one no evidence is taken.
     """
+    leak = None
+    if plan.measures_leak:
+        from .leaks import measure_leak  # here: only a leak budget calls the test again for it
+
+        leak = measure_leak(call)
+        perf.measurement.leak = leak.per_call
     tracer = active_tracer()
     verdict = _evaluate(perf, plan, tracer)
     settings = plan.budget.settings
@@ -131,6 +158,13 @@ def judge(perf: Perf, plan: Plan, call: Callable[[], Any] | None) -> Verdict:
         verdict = _evaluate(perf, plan, tracer, calibration)
     if settings.rounds >= STABILITY_ROUNDS and tracer is None:
         verdict.unstable = _unstable(verdict, plan)
+    if locator is not None and (verdict.violations or leak is not None):
+        from .allocations import gather
+
+        memory = verdict.metrics.values.get("memory")
+        verdict.evidence.update(
+            gather(verdict.violations, memory=memory, leak=leak, call=call, locator=locator)
+        )
     return verdict
 
 
@@ -224,6 +258,8 @@ def _evaluate(perf: Perf, plan: Plan, tracer: str | None, calibration: Calibrati
     settings = plan.budget.settings
     measurement = perf.measurement
     metrics = _metrics(measurement.rounds, measurement.traced, plan, settings.statistic)
+    if measurement.leak is not None:
+        metrics.values["leak"] = measurement.leak
     violations = evaluate(
         plan.budget.all_limits(),
         metrics,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .budget_file import BudgetFile
     from .reports.json_report import EncodedTests
     from .reports.output import Staged
+    from .sql.callsite import CallSiteLocator
 
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
@@ -372,7 +373,7 @@ class PerfSession:
         verdict = None
         try:
             run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
-            verdict = judge(perf, plan, _caller(item))
+            verdict = judge(perf, plan, _caller(item), self._locator)
             if plan.profile_all or (verdict.violations and self._profiles(plan, verdict)):
                 verdict.add_evidence("hot_spots", self._hot_spots(item, verdict))
         finally:
@@ -406,6 +407,10 @@ class PerfSession:
             profile_file=directory / profile_file_name(item.nodeid) if directory is not None else None,
             title=item.nodeid,
         )
+
+    def _locator(self) -> CallSiteLocator:
+        """Tells the user's code from libraries, for allocation sites (made on first use)."""
+        return self.sql.locator
 
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
@@ -676,7 +681,7 @@ class DirectCalls:
                 perf.abandon(meter)
                 raise
             perf.finish(meter)
-            verdict = judge(perf, plan, None)
+            verdict = judge(perf, plan, None, self.session._locator)
             if plan.profile_all or (verdict.violations and self.session._profiles(plan, verdict)):
                 from .hot_spots import not_taken
 

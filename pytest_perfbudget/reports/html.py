@@ -24,6 +24,7 @@ from ..enforce import violation_text
 from ..stats import percentile
 from ..units import format_duration, format_size
 from . import hot_spots
+from .allocations import html_section
 from .markdown import (
     BaselineChange,
     Document,
@@ -639,6 +640,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             _before_after(document, before),
             hot_spots.html_section(document.get("tests", [])),
             _suspects(document),
+            html_section(document, MAX_CHANGE_CHARTS),
             _unstable(document),
             _list(
                 "Environment differences", baseline.get("environment_differences", []), "environment", False

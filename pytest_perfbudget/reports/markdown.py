@@ -21,6 +21,7 @@ from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
 from ..results import is_crashed, is_improved, is_regressed
 from . import hot_spots
+from .allocations import markdown_details
 from .json_report import summarize
 
 DEFAULT_LIMIT = 65000  # GitHub refuses comments over 65,536 characters
@@ -45,6 +46,7 @@ METRIC_NAMES = {
     "cpu": "CPU",
     "memory": "Memory",
     "rss": "RSS",
+    "leak": "Leak",
     "queries": "Queries",
     "sql_time": "SQL time",
     "n_plus_one": "N+1 suspects",
@@ -187,6 +189,7 @@ def _row_specs(test: Test) -> list[tuple[str, str, str | None]]:
         *times,
         (metric_label("cpu", statistic("cpu")), "cpu", statistic("cpu")),
         ("Memory", "memory", None),
+        ("Leak", "leak", None),
         ("Queries", "queries", None),
         ("SQL time", "sql_time", None),
         (metric_label("throughput", statistic("throughput")), "throughput", statistic("throughput")),
@@ -560,7 +563,13 @@ def _evidence(document: Document, before: Document | None) -> Section:
     def render_item(test: Test) -> str:
         rows = evidence_rows(test, before_tests.get(str(test["nodeid"])))
         return "\n".join(
-            [f"#### {code(test['nodeid'])}", "", *evidence_table(rows), *hot_spots.markdown_details(test)]
+            [
+                f"#### {code(test['nodeid'])}",
+                "",
+                *evidence_table(rows),
+                *hot_spots.markdown_details(test),
+                *markdown_details(test),
+            ]
         )
 
     return Section(
