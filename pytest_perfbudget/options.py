@@ -23,6 +23,7 @@ class Options(NamedTuple):  # not a dataclass: imported in every run, and four t
     rounds: int | None = None
     memory: bool = False
     call_site_exclude: tuple[str, ...] = ()  # globs of paths that are not the user's own code
+    explain: bool = False  # EXPLAIN the slowest SELECT shapes of a test that broke a limit
 
     @property
     def measures_everything(self) -> bool:
@@ -62,12 +63,21 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="trace memory for every measured test, not only those with a memory budget",
     )
+    group.addoption(
+        "--perf-explain",
+        action="store_true",
+        default=None,
+        help="add the query plans (EXPLAIN) of the 3 slowest SELECT shapes to a test over budget",
+    )
     parser.addini("perf_budget", "budget file (YAML), relative to the ini file", type="string")
     parser.addini("perf_report", "reports to write, one per line", type="linelist")
     parser.addini("perf_baseline", "JSON report of an earlier run, relative to the ini file", type="string")
     parser.addini("perf_mode", "enforce, warn or off", type="string", default="enforce")
     parser.addini("perf_rounds", "measure each test's call N times", type="string")
     parser.addini("perf_memory", "trace memory for every measured test", type="bool", default=False)
+    parser.addini(
+        "perf_explain", "query plans of the slowest SELECTs of a test over budget", type="bool", default=False
+    )
     parser.addini(
         "perf_call_site_exclude",
         "path globs (relative to rootdir) never reported as the call site of a SQL statement",
@@ -122,7 +132,9 @@ def resolve(config: pytest.Config) -> Options:
     memory_option = config.getoption("perf_memory")
     memory = bool(memory_option) if memory_option is not None else bool(config.getini("perf_memory"))
     exclude = tuple(config.getini("perf_call_site_exclude"))
-    return Options(budget_file, budget_display, reports, baseline, mode, rounds, memory, exclude)
+    explain_option = config.getoption("perf_explain")
+    explain = bool(explain_option) if explain_option is not None else bool(config.getini("perf_explain"))
+    return Options(budget_file, budget_display, reports, baseline, mode, rounds, memory, exclude, explain)
 
 
 def _ini_rounds(text: str) -> int | None:

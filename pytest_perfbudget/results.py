@@ -62,6 +62,8 @@ def build_record(nodeid: str, location: Location, budget: TestBudget, verdict: V
         record["baseline"] = {change.metric: change.to_json() for change in verdict.changes}
     if verdict.block_metrics:
         record["blocks"] = {name: block.values for name, block in verdict.block_metrics.items()}
+    if verdict.evidence:
+        record["evidence"] = verdict.evidence
     return record
 
 

@@ -59,6 +59,7 @@ class Verdict:
     tracer: str | None = None  # timings were not judged because this tracer was active
     calibration: Calibration | None = None  # measured around the last re-measurement
     unstable: Unstable | None = None
+    evidence: dict[str, Any] | None = None  # what shows where the cost is, for a test that broke a limit
 
     @property
     def failing(self) -> bool:

@@ -79,6 +79,8 @@ class Recorder:
         self.call_sites = True  # the benchmark switches it off to price the walk
         self.setup: set[int] = set()  # SQLAlchemy connections inside dialect.initialize()
         self.adhoc_connection: type | None = None  # the connection class of a first connect
+        # Under --perf-explain: shown each query's shape, text and execution context (see .explain).
+        self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
 
     def configure(self, locator: CallSiteLocator) -> None:
@@ -122,6 +124,9 @@ class Recorder:
                             request = entry.f_trace = Request(next(self._ids))
                         else:
                             request = self._request_in_locals(entry)
+        observer = self.observer
+        if observer is not None and kind == "query":
+            observer(shape, sql, context)
         log.statements.append(
             Statement(
                 sql,
