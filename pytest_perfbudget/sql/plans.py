@@ -43,7 +43,7 @@ _CLAUSE_END = re.compile(
     r"\b(?:GROUP BY|ORDER BY|LIMIT|HAVING|UNION|EXCEPT|INTERSECT|WINDOW|OFFSET|FETCH|FOR|RETURNING)\b"
 )
 _NAME = r"[\"`]?[A-Za-z_][\w$]*[\"`]?"
-_COLUMN_REFERENCE = re.compile(rf"(?:({_NAME})\.)?({_NAME})(?!\s*\()")
+_COLUMN_REFERENCE = re.compile(rf"(?<![\w$.\"`])(?:({_NAME})\.)?({_NAME})(?![\w$.\"`])(?!\s*\()")
 _TABLE_REFERENCE = re.compile(rf"\b(?:FROM|JOIN)\s+(?:{_NAME}\.)?({_NAME})(?:\s+(?:AS\s+)?({_NAME}))?")
 
 _SQLITE_SCAN = re.compile(r"^\s*SCAN (?:TABLE )?([\w$\"`]+)")
