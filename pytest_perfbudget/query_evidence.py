@@ -9,7 +9,7 @@ most time in SQL (with several rounds, counts are per call, as ``queries`` is); 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +17,13 @@ from .metrics import Measurement, significant
 from .queries import QueryLog, Statement
 
 if TYPE_CHECKING:
+    from .enforce import Violation
     from .sql.explain import Explainer
 
 SLOW_SHAPES = 5  # statement shapes a record lists, slowest first
+MESSAGE_SHAPES = 3  # of which a failure message names
+MESSAGE_WIDTH = 160  # characters of a statement in a failure message
+SQL_METRICS = ("time", "sql_time", "queries")  # a limit on these makes a message name the statements
 EXPLAINED_SHAPES = 3  # SELECT shapes whose plans --perf-explain takes
 
 
@@ -78,3 +82,31 @@ def sql_evidence(measurement: Measurement, explainer: Explainer | None) -> dict[
         if selects:
             evidence["plans"] = [explainer.explain(shape) for shape in selects]
     return evidence
+
+
+def describe_slow_queries(evidence: Mapping[str, Any], violations: Sequence[Violation]) -> list[str]:
+    """Lines for a failure message over a limit on time, SQL time or queries: the slowest
+    statements, and the full scans their plans show."""
+    if not [violation for violation in violations if violation.metric in SQL_METRICS]:
+        return []
+    from .units import format_duration
+
+    lines = ["  slowest statements:"]
+    for shape in evidence["slow_queries"][:MESSAGE_SHAPES]:
+        statement = shape["statement"]
+        if len(statement) > MESSAGE_WIDTH:
+            statement = statement[: MESSAGE_WIDTH - 1] + "…"
+        runs = f"{shape['count']} run{'s' * (shape['count'] != 1)}"
+        lines.append(f"    {format_duration(shape['total'])} in {runs}: {statement}")
+        for plan in evidence.get("plans", ()):
+            if plan["statement"] == shape["statement"]:
+                lines.extend(
+                    f"      plan: full scan of {full_scan_text(scan)}" for scan in plan.get("full_scans", ())
+                )
+    return lines
+
+
+def full_scan_text(scan: Mapping[str, Any]) -> str:
+    """``orders`` (or ``orders on email``): a table a plan reads in full to filter it."""
+    columns = scan.get("columns") or []
+    return str(scan.get("table", "")) + (f" on {', '.join(map(str, columns))}" if columns else "")

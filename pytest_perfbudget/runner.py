@@ -71,7 +71,7 @@ class Verdict:
             notes.append(self.calibration.describe())
         if self.unstable is not None and any(v.metric == self.unstable.metric for v in self.violations):
             notes.append(f"{self.unstable.metric} {self.unstable.stability.message}")
-        return failure_message(
+        message = failure_message(
             nodeid,
             self.violations,
             self.metrics.suspects,
@@ -79,6 +79,11 @@ class Verdict:
             heading=heading,
             notes=notes,
         )
+        if self.evidence and "slow_queries" in self.evidence:
+            from .query_evidence import describe_slow_queries
+
+            message = "\n".join([message, *describe_slow_queries(self.evidence, self.violations)])
+        return message
 
 
 def run_rounds(

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..compare import tests_by_nodeid
 from ..enforce import violation_text
+from ..query_evidence import full_scan_text
 from ..stats import percentile
 from ..units import format_duration, format_size
 from .markdown import (
@@ -32,7 +33,6 @@ from .markdown import (
     evidence_rows,
     format_improvement,
     format_metric,
-    full_scan_text,
     judged_changes,
     metric_label,
     summary_of,

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
+from ..query_evidence import full_scan_text
 from ..results import is_improved, is_regressed
 from .json_report import summarize
 
@@ -532,12 +533,6 @@ def _slow_queries(shapes: Sequence[Mapping[str, Any]]) -> str:
             )
         )
     return "\n".join([*lines, "", "</details>"])
-
-
-def full_scan_text(scan: Mapping[str, Any]) -> str:
-    """``orders`` (or ``orders`` on ``email``): a table a plan reads in full to filter it."""
-    columns = scan.get("columns") or []
-    return str(scan.get("table", "")) + (f" on {', '.join(map(str, columns))}" if columns else "")
 
 
 def _plans(plans: Sequence[Mapping[str, Any]]) -> str:

@@ -128,6 +128,14 @@ def test_perf_explain_shows_a_full_scan_on_sqlite_in_every_report(run: Runner) -
     result = run("--perf-explain", *REPORT_ARGS)
 
     result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  queries     3 > 1 *",
+            "  slowest statements:",
+            f"    * in 3 runs: {lookup_shape(table)}",
+            f"      plan: full scan of {table} on email",
+        ]
+    )
     plans = run.record("test_orders.py::test_lookup")["evidence"]["plans"]
     assert plans == [
         {
