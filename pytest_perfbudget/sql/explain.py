@@ -80,8 +80,6 @@ class Explainer:
         dialect = _dialect_name(engine)
         if dialect not in plans.EXPLAIN_PREFIXES:
             return not_taken(shape, f"no EXPLAIN known for the {dialect} dialect")
-        if engine.dialect.is_async:
-            return not_taken(shape, "it ran on an async engine, which cannot be used after the test's call")
         previous, capture.log = capture.log, None  # EXPLAIN is not one of the test's queries
         try:
             columns, rows = _run(engine, dialect, seen)
@@ -124,11 +122,43 @@ def _dialect_name(engine: Any) -> str:
 
 
 def _run(engine: Any, dialect: str, seen: _Seen) -> tuple[list[str], list[Sequence[Any]]]:
-    """EXPLAIN ``seen`` on a connection of ``engine``'s pool: the columns and rows it gives."""
+    """EXPLAIN ``seen`` on a connection of ``engine``: the columns and rows it gives."""
+    if engine.dialect.is_async:
+        return _run_async(engine, dialect, seen)
+    return _explain_on(engine.raw_connection(), dialect, seen)
+
+
+def _run_async(engine: Any, dialect: str, seen: _Seen) -> tuple[list[str], list[Sequence[Any]]]:
+    """:func:`_run` for an async engine: on a pool of its own, in an event loop of its own.
+
+    The engine's pooled connections belong to the event loop the test ran in, which is not
+    running now (and may be closed). An in-memory SQLite database is not reached this way: a new
+    connection is a new, empty database.
+    """
+    import asyncio
+
+    from sqlalchemy.util import greenlet_spawn
+
+    pool = engine.pool.recreate()
+
+    async def explain() -> tuple[list[str], list[Sequence[Any]]]:
+        try:
+            return await greenlet_spawn(lambda: _explain_on(pool.connect(), dialect, seen))
+        finally:
+            await greenlet_spawn(pool.dispose)
+
+    loop = asyncio.new_event_loop()  # not asyncio.run(): that would unset the thread's event loop
+    try:
+        return loop.run_until_complete(explain())
+    finally:
+        loop.close()
+
+
+def _explain_on(connection: Any, dialect: str, seen: _Seen) -> tuple[list[str], list[Sequence[Any]]]:
+    """EXPLAIN ``seen`` on ``connection`` (a pooled DBAPI connection), then give it back."""
     sql = plans.EXPLAIN_PREFIXES[dialect] + seen.sql
     if dialect == "mariadb":
         sql = _MARIADB_TIMEOUTS + sql
-    connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:

@@ -199,6 +199,40 @@ def test_perf_explain_shows_a_full_scan_on_a_database_server(run: Runner, backen
     assert "full scan" in texts["out.html"]
 
 
+ASYNC = """
+import asyncio
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ENGINES = []  # the engine outlives the test's event loop, as one in a fixture would
+
+
+@pytest.mark.perf_budget(queries=1)
+def test_lookup(engine):
+    async def go():
+        async_engine = create_async_engine("@ASYNC_URL@")
+        ENGINES.append(async_engine)
+        async with async_engine.connect() as connection:
+            for _ in range(3):
+                (await connection.execute(text(LOOKUP), {"email": SECRET})).all()
+
+    asyncio.run(go())
+"""
+
+
+def test_perf_explain_on_an_async_engine(run_serial: Runner) -> None:
+    async_url = url_for(BACKENDS["asyncpg"])
+    table = write(run_serial, url_for(BACKENDS["psycopg"]), ASYNC.replace("@ASYNC_URL@", async_url))
+    result = run_serial("--perf-explain", *REPORT_ARGS)
+
+    result.assert_outcomes(failed=1)
+    (plan,) = run_serial.record("test_orders.py::test_lookup")["evidence"]["plans"]
+    assert plan["dialect"] == "postgresql"
+    assert plan["full_scans"] == [{"table": table, "columns": ["email"], "line": 0}]
+    for name, text in reports(run_serial).items():
+        assert SECRET not in text, name
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "psycopg", "pymysql"])
 def test_parameter_values_reach_no_report(run_serial: Runner, backend: str) -> None:
     url = url_for(BACKENDS[backend])
