@@ -27,6 +27,7 @@ class Options(NamedTuple):  # not a dataclass: imported in every run, and four t
     call_site_exclude: tuple[str, ...] = ()  # globs of paths that are not the user's own code
     profile: str = "failures"  # which tests get hot spots: off, failures (time/CPU) or all
     profile_dir: Path | None = None  # where a speedscope file per profiled test goes
+    explain: bool = False  # EXPLAIN the slowest SELECT shapes of a test that broke a limit
 
     @property
     def measures_everything(self) -> bool:
@@ -82,6 +83,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--perf-profile-dir", metavar="DIR", help="write a speedscope profile of each profiled test to DIR"
     )
+    group.addoption(
+        "--perf-explain",
+        action="store_true",
+        default=None,
+        help="add the query plans (EXPLAIN) of the 3 slowest SELECT shapes to a test over budget",
+    )
     parser.addini(
         "perf_budget", "budget files (YAML), one per line, relative to the ini file", type="linelist"
     )
@@ -94,6 +101,9 @@ def add_options(parser: pytest.Parser) -> None:
         "perf_profile", "hot spots of off, failures or all tests", type="string", default="failures"
     )
     parser.addini("perf_profile_dir", "where speedscope profiles go, relative to the ini file", type="string")
+    parser.addini(
+        "perf_explain", "query plans of the slowest SELECTs of a test over budget", type="bool", default=False
+    )
     parser.addini(
         "perf_call_site_exclude",
         "path globs (relative to rootdir) never reported as the call site of a SQL statement",
@@ -147,8 +157,20 @@ def resolve(config: pytest.Config) -> Options:
     memory = bool(memory_option) if memory_option is not None else bool(config.getini("perf_memory"))
     exclude = tuple(config.getini("perf_call_site_exclude"))
     profile, profile_dir = _profile(config)
+    explain_option = config.getoption("perf_explain")
+    explain = bool(explain_option) if explain_option is not None else bool(config.getini("perf_explain"))
     return Options(
-        budget_files, budget_displays, reports, baseline, mode, rounds, memory, exclude, profile, profile_dir
+        budget_files,
+        budget_displays,
+        reports,
+        baseline,
+        mode,
+        rounds,
+        memory,
+        exclude,
+        profile,
+        profile_dir,
+        explain,
     )
 
 

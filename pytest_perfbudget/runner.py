@@ -100,6 +100,10 @@ class Verdict:
             from .hot_spots import message_lines
 
             message += "\n" + "\n".join(message_lines(self.evidence["hot_spots"]))
+        if "slow_queries" in self.evidence:
+            from .query_evidence import describe_slow_queries
+
+            message = "\n".join([message, *describe_slow_queries(self.evidence, self.violations)])
         return message
 
     def _details(self) -> dict[str, list[str]]:

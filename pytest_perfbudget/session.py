@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .reports.json_report import EncodedTests
     from .reports.output import Staged
     from .sql.callsite import CallSiteLocator
+    from .sql.explain import Explainer
 
 # Imported where used, not here: reading the budget file (PyYAML), the baseline, the
 # environment and the report renderers are each needed once per run, if at all.
@@ -109,7 +110,12 @@ class PerfSession:
         self.usage_errors: set[str] = set()  # bad markers found by xdist workers
         self._environment: dict[str, Any] | None = None
         self._document: dict[str, Any] | None = None
-        self.sql = SqlInstrumentation(config.rootpath, options.call_site_exclude)
+        self.explainer: Explainer | None = None
+        if options.explain:
+            from .sql.explain import Explainer
+
+            self.explainer = Explainer()
+        self.sql = SqlInstrumentation(config.rootpath, options.call_site_exclude, self.explainer)
         # Planning: the file's patterns compiled once, and what they resolve to per set of
         # matching patterns (tests without a marker share their budget and plan).
         self._settings = budget_file.settings if budget_file is not None else Settings()
@@ -374,6 +380,8 @@ class PerfSession:
         try:
             run_rounds(perf, plan, _caller(item), first_round_done=first_round_done)
             verdict = judge(perf, plan, _caller(item), self._locator)
+            if verdict.violations:
+                self._gather_evidence(perf, verdict)
             if plan.profile_all or (verdict.violations and self._profiles(plan, verdict)):
                 verdict.add_evidence("hot_spots", self._hot_spots(item, verdict))
         finally:
@@ -412,8 +420,19 @@ class PerfSession:
         """Tells the user's code from libraries, for allocation sites (made on first use)."""
         return self.sql.locator
 
+    def _gather_evidence(self, perf: Perf, verdict: Verdict) -> None:
+        """What shows where the cost is, for a test that broke a limit: its slowest statements and,
+        under ``--perf-explain``, their plans (taken now, while the test's fixtures hold the database)."""
+        from .query_evidence import sql_evidence
+
+        found = sql_evidence(perf.measurement, self.explainer)
+        if found:
+            verdict.evidence.update(found)
+
     def _conclude(self, item: pytest.Item, plan: Plan, verdict: Verdict | None) -> None:
         """The test's record, waiting for the call's report; ``verdict`` is None when the call raised."""
+        if self.explainer is not None:
+            self.explainer.forget()
         self._keep(item, build_record(item.nodeid, item.location, plan.budget, verdict))
 
     def _keep(self, item: pytest.Item, record: TestRecord) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from ..budgets import Settings
 from ..compare import TIMINGS, tests_by_nodeid
 from ..enforce import violation_text
+from ..query_evidence import full_scan_text
 from ..stats import percentile
 from ..units import format_duration, format_size
 from . import hot_spots
@@ -90,6 +91,8 @@ svg text { font: 11px system-ui, sans-serif; fill: #424242; }
 svg text.regressed { fill: var(--fail); } svg text.improved { fill: var(--ok); }
 svg text.worse { fill: #a65f00; } svg text.better { fill: #558b2f; }
 td.suspects { color: var(--warn); font-weight: 600; }
+pre { background: #fff; border: 1px solid var(--line); padding: 6px 8px; overflow-x: auto; font-size: 12px; }
+mark.full-scan { background: #ffebee; color: var(--fail); font-weight: 600; }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; }
 """
 
@@ -418,6 +421,64 @@ def _suspects(document: Document) -> str:
     return _capped("N+1 suspects", "suspects", len(found), len(rows), table)
 
 
+def _sql_evidence(document: Document) -> str:
+    """A section per test that broke a limit with SQL to show: its slowest statements and their plans."""
+    tests = [test for test in document.get("tests", []) if _has_sql_evidence(test)]
+    if not tests:
+        return ""
+    parts = [_test_sql_evidence(test) for test in tests[:MAX_CHANGE_CHARTS]]
+    note = (
+        f'<p class="muted">The first {len(parts)} of {len(tests)} tests; the JSON report has them all.</p>'
+        if len(parts) < len(tests)
+        else ""
+    )
+    return f'<section id="sql-evidence"><h2>Slow queries and plans ({len(tests)})</h2>{note}{"".join(parts)}</section>'
+
+
+def _has_sql_evidence(test: Test) -> bool:
+    evidence = test.get("evidence")
+    return isinstance(evidence, Mapping) and bool(evidence.get("slow_queries") or evidence.get("plans"))
+
+
+def _test_sql_evidence(test: Test) -> str:
+    nodeid = str(test["nodeid"])
+    evidence = test["evidence"]
+    rows = [
+        f"<tr><td>{_code(shape.get('statement', ''))}</td>"
+        + _cell(str(shape.get("count", "")), shape.get("count"))
+        + _cell(format_metric("sql_time", shape.get("total")), shape.get("total"))
+        + _cell(format_metric("sql_time", shape.get("max")), shape.get("max"))
+        + "</tr>"
+        for shape in evidence.get("slow_queries") or []
+    ]
+    table = _table(["Statement", "Count", "Total", "Max"], rows, numeric=(1, 2, 3)) if rows else ""
+    plans = "".join(_plan(plan) for plan in evidence.get("plans") or [])
+    return (
+        f'<section class="sql-evidence" data-nodeid="{escape(nodeid)}"><h3>{_code(nodeid)}</h3>'
+        f"{table}{plans}</section>"
+    )
+
+
+def _plan(plan: Mapping[str, Any]) -> str:
+    statement = _code(plan.get("statement", ""))
+    if plan.get("status") == "not taken":
+        return f'<p class="plan not-taken">{statement}: plan not taken, {escape(str(plan.get("reason", "")))}</p>'
+    scans = {scan.get("line"): scan for scan in plan.get("full_scans") or []}
+    lines = []
+    for index, line in enumerate(plan.get("plan") or []):
+        scan = scans.get(index)
+        if scan is None:
+            lines.append(escape(str(line)))
+        else:
+            lines.append(
+                f'<mark class="full-scan">{escape(str(line))}  ← full scan of {escape(full_scan_text(scan))}</mark>'
+            )
+    return (
+        f'<div class="plan"><p>{statement} <span class="muted">({escape(str(plan.get("dialect", "")))})</span></p>'
+        f"<pre>{chr(10).join(lines)}</pre></div>"
+    )
+
+
 def _unstable(document: Document) -> str:
     """Tests whose judged rounds varied too much to trust the verdict, with what to do about it."""
     found = [test for test in document.get("tests", []) if "stability" in test]
@@ -641,6 +702,7 @@ def render(document: Document, *, before: Document | None = None) -> str:
             hot_spots.html_section(document.get("tests", [])),
             _suspects(document),
             html_section(document, MAX_CHANGE_CHARTS),
+            _sql_evidence(document),
             _unstable(document),
             _list(
                 "Environment differences", baseline.get("environment_differences", []), "environment", False

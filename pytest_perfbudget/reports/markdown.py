@@ -19,6 +19,7 @@ from typing import Any
 
 from ..compare import COMPARED, metric_value, tests_by_nodeid
 from ..enforce import format_value, violation_text
+from ..query_evidence import full_scan_text
 from ..results import is_crashed, is_improved, is_regressed
 from . import hot_spots
 from .allocations import markdown_details
@@ -26,6 +27,7 @@ from .json_report import summarize
 
 DEFAULT_LIMIT = 65000  # GitHub refuses comments over 65,536 characters
 STATEMENT_WIDTH = 100  # characters of an N+1 statement shown in a table cell
+PLAN_STATEMENT_WIDTH = 300  # characters of a statement shown beside its time or plan
 FOLD_AT = 10  # a section with more items than this folds into <details>
 FOLD_EVIDENCE_AT = 5  # evidence tables are longer: fold from this many tests
 # Most items one section shows, so that a flood in one cannot push the others out.
@@ -557,20 +559,86 @@ def evidence_table(rows: Sequence[EvidenceRow]) -> list[str]:
     return lines
 
 
+def evidence_details(test: Test) -> list[str]:
+    """The ``<details>`` blocks under a test's evidence table: its slowest statements, their plans."""
+    evidence = test.get("evidence")
+    if not isinstance(evidence, Mapping):
+        return []
+    blocks = []
+    if evidence.get("slow_queries"):
+        blocks.append(_slow_queries(evidence["slow_queries"]))
+    if evidence.get("plans"):
+        blocks.append(_plans(evidence["plans"]))
+    return blocks
+
+
+def _slow_queries(shapes: Sequence[Mapping[str, Any]]) -> str:
+    lines = [
+        f"<details><summary>Slowest statements ({len(shapes)})</summary>",
+        "",
+        *_table(["Statement", "Count", "Total", "Max"], "|---|---:|---:|---:|"),
+    ]
+    for shape in shapes:
+        total, longest = shape.get("total"), shape.get("max")
+        lines.append(
+            _row(
+                [
+                    code(shorten(str(shape.get("statement", "")), PLAN_STATEMENT_WIDTH)),
+                    escape(shape.get("count", "")),
+                    format_metric("sql_time", total if isinstance(total, (int, float)) else None),
+                    format_metric("sql_time", longest if isinstance(longest, (int, float)) else None),
+                ]
+            )
+        )
+    return "\n".join([*lines, "", "</details>"])
+
+
+def _plans(plans: Sequence[Mapping[str, Any]]) -> str:
+    scans = [full_scan_text(scan) for plan in plans for scan in plan.get("full_scans") or []]
+    summary = f"Query plans ({len(plans)})" + (f": full scan of {'; '.join(scans)}" if scans else "")
+    lines = [f"<details><summary>{escape(summary)}</summary>"]
+    for plan in plans:
+        statement = code(shorten(str(plan.get("statement", "")), PLAN_STATEMENT_WIDTH))
+        if plan.get("status") == "not taken":
+            lines += ["", f"{statement}: not taken, {escape(plan.get('reason', ''))}"]
+            continue
+        lines += ["", f"{statement} ({escape(plan.get('dialect', ''))})", "", *_plan_block(plan)]
+        for scan in plan.get("full_scans") or []:
+            table, columns = scan.get("table", ""), scan.get("columns") or []
+            where = f"filtered on {', '.join(code(column) for column in columns)}" if columns else "filtered"
+            lines += [
+                "",
+                f"**Full scan** of {code(table)}, {where}: every row is read; "
+                "an index on the filtered columns would let the database seek instead.",
+            ]
+    return "\n".join([*lines, "", "</details>"])
+
+
+def _plan_block(plan: Mapping[str, Any]) -> list[str]:
+    """The plan in a fenced block, the full-scan lines marked."""
+    marked = {scan.get("line") for scan in plan.get("full_scans") or []}
+    lines = [
+        str(line) + ("    <- full scan" if index in marked else "")
+        for index, line in enumerate(plan.get("plan") or [])
+    ]
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", *lines, fence]
+
+
 def _evidence(document: Document, before: Document | None) -> Section:
     before_tests = tests_by_nodeid(before) if before is not None else {}
 
     def render_item(test: Test) -> str:
         rows = evidence_rows(test, before_tests.get(str(test["nodeid"])))
-        return "\n".join(
-            [
-                f"#### {code(test['nodeid'])}",
-                "",
-                *evidence_table(rows),
-                *hot_spots.markdown_details(test),
-                *markdown_details(test),
-            ]
-        )
+        lines = [
+            f"#### {code(test['nodeid'])}",
+            "",
+            *evidence_table(rows),
+            *hot_spots.markdown_details(test),
+            *markdown_details(test),
+        ]
+        return "\n\n".join(["\n".join(lines), *evidence_details(test)])
 
     return Section(
         "Evidence",

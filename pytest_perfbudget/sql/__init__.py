@@ -14,22 +14,31 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .importwatch import ImportWatcher
 
 if TYPE_CHECKING:
     from .callsite import CallSiteLocator
 
-__all__ = ["CallSiteLocator", "SqlInstrumentation"]
+__all__ = ["CallSiteLocator", "SqlInstrumentation", "StatementObserver"]
+
+
+class StatementObserver(Protocol):
+    """Shown every query a measured test runs: its shape, its text and SQLAlchemy's execution context."""
+
+    def observe(self, shape: str, sql: str, context: Any) -> None: ...
 
 
 class SqlInstrumentation:
     """Installs SQL counting once SQLAlchemy has been imported by the code under test."""
 
-    def __init__(self, rootdir: Path, exclude: Sequence[str] = ()) -> None:
+    def __init__(
+        self, rootdir: Path, exclude: Sequence[str] = (), observer: StatementObserver | None = None
+    ) -> None:
         self.rootdir = rootdir
         self.exclude = tuple(exclude)
+        self.observer = observer
         self._locator: CallSiteLocator | None = None
 
     @property
@@ -62,11 +71,15 @@ class SqlInstrumentation:
         if _waiting[0] is self:
             _waiting[0] = None
             _watcher.stop()
+        hooks = sys.modules.get(f"{__name__}.hooks")
+        if hooks is not None and self.observer is not None:
+            hooks.recorder.observer = None  # another session in this process may not explain
 
     def _install(self) -> None:
         from . import hooks
 
         hooks.recorder.configure(self.locator)
+        hooks.recorder.observer = self.observer.observe if self.observer is not None else None
         if not hooks.is_installed():
             hooks.install()
 

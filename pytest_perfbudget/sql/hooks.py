@@ -82,6 +82,8 @@ class Recorder:
         self.call_sites = True  # the benchmark switches it off to price the walk
         self.setup: set[int] = set()  # SQLAlchemy connections inside dialect.initialize()
         self.adhoc_connection: type | None = None  # the connection class of a first connect
+        # Under --perf-explain: shown each query's shape, text and execution context (see .explain).
+        self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
 
     def configure(self, locator: CallSiteLocator) -> None:
@@ -133,6 +135,9 @@ class Recorder:
                         request = self._request_in_locals(entry)
             if test_call is not None and test_call.__class__ is not Request:  # a frame
                 test_call = self._mark_test_call(test_call)
+        observer = self.observer
+        if observer is not None and kind == "query":
+            observer(shape, sql, context)
         statements = log.statements
         (statements.append if len(statements) < DETAIL_LIMIT else log.fold)(
             Statement(
