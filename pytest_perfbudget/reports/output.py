@@ -107,12 +107,13 @@ def _commit(output: Staged, failed: list[tuple[Staged, OSError]]) -> None:
 def interrupts_held() -> Iterator[None]:
     """SIGINT inside is delivered (as ``KeyboardInterrupt``) on leaving, not where it falls.
 
-    Only the main thread can install a signal handler; elsewhere this holds nothing back.
+    Only the main thread can install a signal handler, and only a handler installed from
+    Python can be put back: otherwise this holds nothing back.
     """
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield
         return
     received: list[int] = []

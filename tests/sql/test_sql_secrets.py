@@ -151,3 +151,27 @@ def test_no_generated_literal_reaches_a_report(
         if (found := sorted({secret for secret in secrets if secret.lower() in text.lower()}))
     }
     assert leaks == {}
+
+
+@pytest.mark.parametrize(
+    ("sql_mode", "shape"),
+    [
+        ("", "SELECT ? AS v"),  # "..." is a string
+        ("ANSI_QUOTES", 'SELECT "v" AS v FROM (SELECT ? AS "v") AS t'),  # "..." is an identifier
+    ],
+)
+def test_mariadb_shapes_follow_the_sql_mode_of_the_connection(sql_mode: str, shape: str) -> None:
+    """The quoting is read from what the dialect detected on its first connect, not assumed."""
+    from sql_scenarios import BACKENDS, capturing, url_for
+    from sqlalchemy import create_engine
+
+    engine = create_engine(
+        url_for(BACKENDS["pymysql"]), connect_args={"init_command": f"SET SESSION sql_mode='{sql_mode}'"}
+    )
+    sql = 'SELECT "v" AS v FROM (SELECT 1 AS "v") AS t' if sql_mode else 'SELECT "secret value" AS v'
+    try:
+        with capturing() as log, engine.connect() as connection:  # the first connect reads the SQL mode
+            connection.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+    assert [statement.shape for statement in log.statements if statement.kind == "query"] == [shape]
