@@ -295,12 +295,13 @@ def _repeats(
                 function = repeats[0].function if repeats else tail.first.function if tail else None
             if requested < threshold:
                 continue
-            if calls is None:
-                calls = _test_calls(statements, bool(folded))
-            if _made_by_the_test(repeats, kept, calls) and (tail is None or tail.once_per_call):
-                repeated += requested
-            else:
-                count += requested
+            if repeats and repeats[0].test_call is not None and (tail is None or tail.once_per_call):
+                if calls is None:
+                    calls = _test_calls(statements, bool(folded))
+                if _made_by_the_test(repeats, kept, calls):
+                    repeated += requested
+                    continue
+            count += requested
         if (count or repeated) and not _ignored(shape, call_site, ignore):
             if count:
                 found.append(Suspect(shape, count, call_site, function))
