@@ -83,17 +83,13 @@ class Explainer:
         previous, capture.log = capture.log, None  # EXPLAIN is not one of the test's queries
         try:
             columns, rows = _run(engine, dialect, seen)
-        except Exception as error:  # whatever the database or driver says: the reason, not a crash
+            lines = plans.plan_lines(dialect, columns, rows)
+            scans = plans.full_scans(dialect, columns, rows, lines, shape)
+        except Exception as error:  # whatever the database, driver or plan says: a reason, not a crash
             return not_taken(shape, _reason(error, seen.parameters))
         finally:
             capture.log = previous
-        lines = plans.plan_lines(dialect, columns, rows)
-        return {
-            "statement": shape,
-            "dialect": dialect,
-            "plan": lines,
-            "full_scans": plans.full_scans(dialect, columns, rows, lines, shape),
-        }
+        return {"statement": shape, "dialect": dialect, "plan": lines, "full_scans": scans}
 
 
 def not_taken(shape: str, reason: str) -> dict[str, Any]:
