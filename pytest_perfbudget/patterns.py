@@ -9,7 +9,7 @@ or a test function with all its parametrizations.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 # What may follow a pattern when it names a directory, module, class or test.
@@ -61,11 +61,6 @@ def matches(pattern: str, nodeid: str) -> bool:
             end == len(nodeid) or nodeid[end] in "/[" or nodeid.startswith("::", end)
         )
     return _compile(pattern).match(nodeid) is not None
-
-
-def matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
-    """:func:`matches` for one pattern, compiled once: called with a node id, a match or None."""
-    return _compile(normalize(pattern)).match
 
 
 def is_literal(pattern: str) -> bool:
