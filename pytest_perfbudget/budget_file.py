@@ -237,14 +237,21 @@ def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Pa
     not stale; one anchored at a path that does not exist is stale.
     """
     nodeids = list(nodeids)
+    matched = patterns.PatternIndex([entry.pattern for entry in budget_file.entries]).matched(nodeids)
+    looked_at: set[str] | None = None  # every directory, file and id the run collected from
     stale = []
-    for entry in budget_file.entries:
-        if any(patterns.matches(entry.pattern, nodeid) for nodeid in nodeids):
+    for index, entry in enumerate(budget_file.entries):
+        if index in matched:
             continue
+        if looked_at is None:
+            looked_at = {prefix for nodeid in nodeids for prefix in _collected_from(nodeid)}
         anchor = patterns.fixed_prefix(entry.pattern)
-        in_scope = not anchor or any(
-            nodeid == anchor or nodeid.startswith((anchor + "/", anchor + "::")) for nodeid in nodeids
-        )
-        if in_scope or not (rootpath / anchor).exists():
+        if not anchor or anchor in looked_at or not (rootpath / anchor).exists():
             stale.append(entry.pattern)
     return stale
+
+
+def _collected_from(nodeid: str) -> list[str]:
+    """What a pattern's anchor (a path, cut at ``::``) may be for the run to have looked there:
+    ``nodeid`` itself or a part of it followed by ``/`` or ``::``."""
+    return [prefix for prefix in patterns.prefixes(nodeid) if nodeid[len(prefix) : len(prefix) + 1] != "["]

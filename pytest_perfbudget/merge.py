@@ -135,6 +135,8 @@ def _plain_nodeid(line: str) -> str | None:
     violations = line.rfind(_VIOLATIONS_KEY)
     if violations < 0 or not line.startswith("[]", violations + len(_VIOLATIONS_KEY)) or '"baseline"' in line:
         return None
+    if '"crash":' in line:  # a test whose xdist worker died: counted as crashed, not measured
+        return None
     return nodeid
 
 
@@ -263,7 +265,7 @@ class Merger:
         summary["measured"] = len(self._texts) - len(self._counts)  # the others counted below
         for counts in self._counts.values():
             for key, count in counts.items():
-                summary[key] += count
+                summary[key] = summary.get(key, 0) + count
         summary["warnings"] += len(warnings)
         head: dict[str, Any] = {
             "schema": SCHEMA,

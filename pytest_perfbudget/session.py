@@ -120,7 +120,7 @@ class PerfSession:
         # matching patterns (tests without a marker share their budget and plan).
         self._settings = budget_file.settings if budget_file is not None else Settings()
         self._entries = budget_file.entries if budget_file is not None else ()
-        self._matchers = [patterns.matcher(entry.pattern) for entry in self._entries]
+        self._patterns = patterns.PatternIndex([entry.pattern for entry in self._entries])
         self._forced = options.forced_settings()
         self._everything = options.measures_everything
         self._budgets: dict[tuple[int, ...], TestBudget] = {}
@@ -180,7 +180,7 @@ class PerfSession:
 
     def _matching(self, nodeid: str) -> tuple[int, ...]:
         """Indices of the budget file's entries that apply to ``nodeid``."""
-        return tuple([index for index, match in enumerate(self._matchers) if match(nodeid) is not None])
+        return self._patterns.matching(nodeid)
 
     def _has_marker(self, item: pytest.Item) -> bool:
         """What ``item.get_closest_marker(MARKER) is not None`` says, each collector asked once."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -239,3 +241,31 @@ def test_the_marker_is_registered(run_serial: Runner) -> None:
     run_serial("--strict-markers").assert_outcomes(passed=1)
     result = run_serial("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.perf_budget(*"])
+
+
+def _documented_marker_registration() -> str:
+    """The ini block of the FAQ that registers the marker for runs without the plugin."""
+    faq = (Path(__file__).parents[1] / "docs" / "faq.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```ini\n(.*?)```", faq, re.DOTALL)
+    [block] = [block for block in blocks if "perf_budget:" in block]
+    return block
+
+
+@pytest.mark.parametrize("plugin", ["off", "on"])
+def test_the_documented_registration_lets_strict_markers_run_without_the_plugin(
+    run_serial: Runner, plugin: str
+) -> None:
+    run_serial.pytester.makepyfile(
+        test_marked="import pytest\n\n@pytest.mark.perf_budget(time='1s')\ndef test_a():\n    pass\n"
+    )
+    # In a process of its own: entry-point plugins are what -p no: turns off.
+    args = (
+        "-p",
+        "no:cacheprovider",
+        "--strict-markers",
+        *(("-p", "no:perfbudget") if plugin == "off" else ()),
+    )
+    refused = run_serial.pytester.runpytest_subprocess(*args)
+    assert (refused.ret == pytest.ExitCode.INTERRUPTED) == (plugin == "off")  # what the FAQ answers
+    run_serial.pytester.makeini(_documented_marker_registration())
+    run_serial.pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)

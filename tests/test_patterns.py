@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pytest_perfbudget import patterns
 from pytest_perfbudget.patterns import fixed_prefix, matches
 
 MATCHING = [
@@ -95,3 +98,30 @@ def test_does_not_match(pattern: str, nodeid: str) -> None:
 )
 def test_fixed_prefix(pattern: str, prefix: str) -> None:
     assert fixed_prefix(pattern) == prefix
+
+
+NODEID_PARTS = st.sampled_from(["a", "b", "/", "::", "[", "1", "]", ".py", "t", "-"])
+PATTERN_PARTS = st.sampled_from(["a", "b", "/", "::", "[", "1", "]", ".py", "t", "*", "**", "?", "./"])
+
+
+def _by_regex(pattern: str, nodeid: str) -> bool:
+    """The definition: the pattern's regular expression."""
+    return patterns._compile(patterns.normalize(pattern)).match(nodeid) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern_list=st.lists(st.lists(PATTERN_PARTS, max_size=5).map("".join), max_size=80),
+    nodeids=st.lists(st.lists(NODEID_PARTS, min_size=1, max_size=9).map("".join), max_size=20),
+)
+def test_the_index_finds_what_each_pattern_matches(pattern_list: list[str], nodeids: list[str]) -> None:
+    """Many literal patterns are looked up by prefix, and one literal without a regex: same answers."""
+    unused = ["zz"] * patterns.INDEX_FROM  # literal patterns enough for the look-up, matching nothing
+    few, many = patterns.PatternIndex(pattern_list), patterns.PatternIndex(pattern_list + unused)
+    for nodeid in nodeids:
+        expected = tuple(i for i, pattern in enumerate(pattern_list) if _by_regex(pattern, nodeid))
+        assert few.matching(nodeid) == many.matching(nodeid) == expected
+        assert (
+            tuple(i for i, pattern in enumerate(pattern_list) if patterns.matches(pattern, nodeid))
+            == expected
+        )

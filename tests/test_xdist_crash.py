@@ -5,8 +5,12 @@ Only under xdist: without it the crash ends pytest itself, and nothing is report
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from perf_helpers import HAS_XDIST, Runner
+
+from pytest_perfbudget import cli
 
 pytestmark = pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
 
@@ -63,3 +67,6 @@ def test_a_test_whose_worker_died_is_listed_not_measured(run_serial: Runner, cra
     html = (run_serial.pytester.path / "out.html").read_text(encoding="utf-8")
     assert "all within budget" not in html
     assert '<section id="crashed">' in html
+    merged = run_serial.pytester.path / "merged.json"
+    assert cli.main(["merge", str(run_serial.pytester.path / "out.json"), "-o", str(merged)]) == 0
+    assert json.loads(merged.read_text(encoding="utf-8"))["summary"] == report["summary"]

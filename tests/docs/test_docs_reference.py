@@ -92,6 +92,12 @@ ERROR_INPUTS = {
     "statistics on a single-value metric": 'version: 1\nbudgets:\n  "**":\n    memory: {max: 1MB}\n',
     "bad level": 'version: 1\nbudgets:\n  "**":\n    level: fatal\n',
     "too few rounds": "version: 1\nsettings:\n  rounds: 0\n",
+    "too many rounds": "version: 1\nsettings:\n  rounds: 100000\n",
+    "value too large": 'version: 1\nbudgets:\n  "**":\n    time: 1e308min\n',
+    "nested too deep": "version: 1\nsettings:\n  n_plus_one_ignore: " + "[" * 70 + "]" * 70 + "\n",
+    "aliases expanding too far": "version: 1\nsettings:\n  n_plus_one_ignore:\n"
+    + '    - &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n'
+    + "".join(f"    - &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 10)),
     "`settings` not a mapping": "version: 1\nsettings: 3\n",
     "`budgets` not a mapping": "version: 1\nbudgets: [tests]\n",
     "entry not a mapping": 'version: 1\nbudgets:\n  "**": 1s\n',
