@@ -30,7 +30,7 @@ from typing import Any
 
 from ..queries import QueryLog, Statement, StatementKind, capture
 from .callsite import CallSiteLocator
-from .fingerprint import ShapeCache, quoting_of, shapes_for
+from .fingerprint import SHAPES, fingerprint
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
 TRANSACTION_METHODS = {"do_begin": "BEGIN", "do_commit": "COMMIT", "do_rollback": "ROLLBACK"}
@@ -88,7 +88,6 @@ class Recorder:
     def execution(
         self,
         log: QueryLog,
-        dialect: Any,
         sql: str,
         duration: float,
         cursor: Any,
@@ -98,12 +97,8 @@ class Recorder:
         executemany: bool,
     ) -> None:
         """Record one cursor execution. Written flat: it runs for every statement measured."""
-        try:
-            shapes = dialect._perfbudget_shapes
-        except AttributeError:
-            shapes = self._shapes_of(dialect)
-        known = shapes.get(sql)
-        shape, kind = known if known is not None else shapes.fingerprint(sql)
+        known = SHAPES.get(sql)
+        shape, kind = known if known is not None else fingerprint(sql)
         if self.setup and (context is None or id(getattr(context, "root_connection", None)) in self.setup):
             kind = "setup"
         try:
@@ -143,13 +138,6 @@ class Recorder:
                 callers,
             )
         )
-
-    @staticmethod
-    def _shapes_of(dialect: Any) -> ShapeCache:
-        """The shape cache for how ``dialect`` quotes, kept on it until its next ``initialize``
-        (which may find another SQL mode); see :func:`~.fingerprint.quoting_of`."""
-        shapes = dialect._perfbudget_shapes = shapes_for(quoting_of(dialect))
-        return shapes
 
     def _request_in_locals(self, entry: FrameType) -> Request:
         """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
@@ -219,7 +207,7 @@ def _wrap_execute(original: AnyFunction) -> AnyFunction:
                 size = len(parameters)
             except TypeError:
                 size = 0
-            recorder.execution(log, self, statement, duration, cursor, context, size, 1, False)
+            recorder.execution(log, statement, duration, cursor, context, size, 1, False)
 
     return do_execute
 
@@ -239,7 +227,7 @@ def _wrap_executemany(original: AnyFunction) -> AnyFunction:
         finally:
             duration = perf_counter() - start
             per_set, batch = _parameter_sets(parameters)
-            recorder.execution(log, self, statement, duration, cursor, context, per_set, batch, True)
+            recorder.execution(log, statement, duration, cursor, context, per_set, batch, True)
 
     return do_executemany
 
@@ -260,7 +248,7 @@ def _wrap_execute_no_params(original: AnyFunction) -> AnyFunction:
             return original(self, cursor, statement, context)
         finally:
             duration = perf_counter() - start
-            recorder.execution(log, self, statement, duration, cursor, context, 0, 1, False)
+            recorder.execution(log, statement, duration, cursor, context, 0, 1, False)
 
     return do_execute_no_params
 
@@ -328,7 +316,6 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
             return original(self, connection)
         finally:
             recorder.setup.discard(key)
-            self.__dict__.pop("_perfbudget_shapes", None)  # quoting as the SQL mode just detected says
 
     return initialize
 
