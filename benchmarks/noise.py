@@ -146,13 +146,13 @@ def run_suite(
     violations, and the machine's load.
     """
     report = work / f"{label}.json"
-    command = [sys.executable, "-m", "pytest", SUITE, "--perf-report", str(report), "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", SUITE, f"--perf-report={report}", "-p", "no:cacheprovider"]
     command += ["-p", "no:hypothesispytest", "-q", "--rootdir", str(tree), "--perf-rounds", str(rounds)]
     if budget is not None:
         (work / f"{label}.yml").write_text(budget, encoding="utf-8")
-        command += ["--perf-budget", str(work / f"{label}.yml")]
+        command += [f"--perf-budget={work / f'{label}.yml'}"]
     if baseline is not None:
-        command += ["--perf-baseline", str(baseline)]
+        command += [f"--perf-baseline={baseline}"]
     env = {**os.environ, SLOWDOWN_VARIABLE: json.dumps(slowdown), NO_GC_VARIABLE: "" if gc else "1"}
     busy0, total0 = _busy_jiffies()
     children0 = os.times()
@@ -560,7 +560,7 @@ def tables(runs: list[Run], configs: dict[str, Config]) -> str:
     noise = [run for run in runs if run["part"] == "noise"]
     slow = [run for run in runs if run["part"] == "slowdown"]
     conditions = _conditions(noise)
-    budgets = [f"k={k}" for k in KS]
+    budgets = [f"k={k}" for k in sorted({*KS, *(run["k"] for run in noise if run.get("k"))})]
 
     def by_plugin(judgement: str) -> Judge:
         return plugin(judgement, refs)

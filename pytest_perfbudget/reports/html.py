@@ -136,20 +136,16 @@ def _number(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _breakable(text: str) -> str:
-    """Escaped ``text`` that a narrow column wraps after ``/``, ``::``, ``.`` and ``_`` (and at
+def _with_breaks(escaped: str) -> str:
+    """Escaped text that a narrow column wraps after ``/``, ``::``, ``.`` and ``_`` (and at
     spaces), not inside a word: node ids and SQL are long runs without spaces."""
     return (
-        _escape(text)
-        .replace("/", "/<wbr>")
-        .replace("::", "::<wbr>")
-        .replace(".", ".<wbr>")
-        .replace("_", "_<wbr>")
+        escaped.replace("/", "/<wbr>").replace("::", "::<wbr>").replace(".", ".<wbr>").replace("_", "_<wbr>")
     )
 
 
 def _code(text: object) -> str:
-    return f"<code>{_breakable(str(text))}</code>"
+    return f"<code>{_with_breaks(_escape(str(text)))}</code>"
 
 
 def _table(
