@@ -392,10 +392,10 @@ class PerfSession:
             pytest.fail(verdict.message(item.nodeid), pytrace=False)
 
     def _profiles(self, plan: Plan, verdict: Verdict) -> bool:
-        """Whether the test gets hot spots: it broke a time or CPU limit, or ``--perf-profile=all``."""
-        if plan.profile_all:
-            return True
-        return bool(verdict.violations) and self.options.profile == "failures" and verdict.over_time
+        """Whether the test gets hot spots: ``--perf-profile=all``, or (``failures``, the default)
+        it broke a time or CPU limit or regressed on one. Callers look at ``plan.profile_all``
+        and ``verdict.violations`` first: a test within its budget goes no further."""
+        return plan.profile_all or (self.options.profile == "failures" and verdict.over_time)
 
     def _hot_spots(self, item: pytest.Function, verdict: Verdict) -> dict[str, Any]:
         """One more call of the test under a profiler, after its verdict (see :mod:`.hot_spots`)."""
@@ -403,14 +403,12 @@ class PerfSession:
 
         directory = self.options.profile_dir
         values = verdict.metrics.values
-        timing = values.get("time")
-        queries = values.get("queries")
+        timing, queries = values.get("time"), values.get("queries")
+        rounds = timing["rounds"] if timing is not None and not timing.get("traced") else None
         return profile(
             _caller(item),
             self.sql.locator,
-            measured_time=min(timing["rounds"])
-            if timing and timing["rounds"] and not timing.get("traced")
-            else None,
+            measured_time=min(rounds) if rounds else None,
             measured_queries=queries if isinstance(queries, int) else None,
             profile_file=directory / profile_file_name(item.nodeid) if directory is not None else None,
             title=item.nodeid,
