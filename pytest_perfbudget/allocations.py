@@ -1,9 +1,14 @@
 """Where memory was allocated: tracemalloc snapshots grouped by the line of the user's code.
 
-Evidence for a broken ``memory`` limit (here) or ``leak`` limit (:mod:`.leaks`), gathered only
-once the verdict says so: the test is called once more under tracemalloc with :data:`FRAMES`
-frames per allocation, enough to reach the user's own frame from deep inside a library. The
-measured call traces one frame (the cheapest); this extra call is neither timed nor judged.
+Evidence for a broken ``memory`` limit (a budget or a regression) and for a broken ``leak`` limit
+(the metric is :mod:`.leaks`), gathered only once the verdict says so: the test is called again
+under tracemalloc with :data:`FRAMES` frames per allocation, enough to reach the user's own frame
+from deep inside a library (the measured call traces one frame, the cheapest). These extra calls
+are neither timed nor judged.
+
+- ``memory``: one extra call, snapshotted near its peak (see :class:`_PeakWatcher`);
+- ``leak``: :data:`~.leaks.LEAK_CALLS` + 1 extra calls with a snapshot after each; a traceback's
+  growth is the median of its growth over the last calls, as the metric is.
 
 Each allocation is attributed to the innermost frame of the user's code (a file under rootdir that
 is not a library, as for SQL call sites, see :mod:`.sql.callsite`) and, when it was made inside a
@@ -30,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .leaks import CALL_FAILURES, LEAK_CALLS, Leak, Tracing, failure_reason
+from .leaks import CALL_FAILURES, LEAK_CALLS, NOT_CALLABLE, Leak, Tracing, failure_reason
 from .sql.callsite import RUNNER, CallSiteLocator
 from .units import format_size
 
@@ -46,7 +51,6 @@ MIN_STEP = 10_000  # ... and by at least this many bytes: a snapshot costs as mu
 
 Traceback = tuple[tuple[str, int], ...]  # tracemalloc's raw traceback, innermost frame first
 Evidence = dict[str, Any]
-NOT_CALLABLE = "a unittest or doctest item cannot be called again"
 
 _PACKAGE_DIR = os.path.normcase(str(Path(__file__).resolve().parent)) + os.sep
 _TRACEMALLOC_FILE = os.path.normcase(tracemalloc.__file__)
@@ -91,7 +95,11 @@ def by_traceback(snapshot: tracemalloc.Snapshot) -> dict[Traceback, list[int]]:
     # as Trace objects costs several times more. Equal tracebacks share one tuple: grouped by
     # identity first, a traceback of 64 frames is hashed once, not once per block.
     raw: Sequence[tuple[Any, ...]] = getattr(snapshot.traces, "_traces", None) or [
-        (trace.domain, trace.size, tuple((frame.filename, frame.lineno) for frame in trace.traceback))
+        (
+            trace.domain,
+            trace.size,
+            tuple((frame.filename, frame.lineno) for frame in reversed(trace.traceback)),
+        )
         for trace in snapshot.traces
     ]
     by_identity: dict[int, list[Any]] = {}
