@@ -1,9 +1,14 @@
 """Where memory was allocated: tracemalloc snapshots grouped by the line of the user's code.
 
-Evidence for a broken ``memory`` limit (here) or ``leak`` limit (:mod:`.leaks`), gathered only
-once the verdict says so: the test is called once more under tracemalloc with :data:`FRAMES`
-frames per allocation, enough to reach the user's own frame from deep inside a library. The
-measured call traces one frame (the cheapest); this extra call is neither timed nor judged.
+Evidence for a broken ``memory`` limit (a budget or a regression) and for a broken ``leak`` limit
+(the metric is :mod:`.leaks`), gathered only once the verdict says so: the test is called again
+under tracemalloc with :data:`FRAMES` frames per allocation, enough to reach the user's own frame
+from deep inside a library (the measured call traces one frame, the cheapest). These extra calls
+are neither timed nor judged.
+
+- ``memory``: one extra call, snapshotted near its peak (see :class:`_PeakWatcher`);
+- ``leak``: :data:`~.leaks.LEAK_CALLS` + 1 extra calls with a snapshot after each; a traceback's
+  growth is the median of its growth over the last calls, as the metric is.
 
 Each allocation is attributed to the innermost frame of the user's code (a file under rootdir that
 is not a library, as for SQL call sites, see :mod:`.sql.callsite`) and, when it was made inside a
@@ -30,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .leaks import CALL_FAILURES, LEAK_CALLS, Leak, Tracing, failure_reason
+from .leaks import CALL_FAILURES, LEAK_CALLS, NOT_CALLABLE, Leak, Tracing, failure_reason
 from .sql.callsite import RUNNER, CallSiteLocator
 from .units import format_size
 
@@ -40,12 +45,12 @@ if TYPE_CHECKING:
 FRAMES = 64  # frames tracemalloc keeps per allocation in an extra call: enough to leave a library
 SHOWN = 5  # sites in a failure message
 KEPT = 20  # sites in a record
-SNAPSHOT_FROM = 0.8  # share of the measured peak from which the extra call is snapshotted
+SNAPSHOT_FROM = 0.85  # share of the measured peak from which the extra call is snapshotted
 SNAPSHOT_STEP = 0.1  # a later snapshot replaces it once memory has grown by this share again
+MIN_STEP = 10_000  # ... and by at least this many bytes: a snapshot costs as much as the traces it copies
 
 Traceback = tuple[tuple[str, int], ...]  # tracemalloc's raw traceback, innermost frame first
 Evidence = dict[str, Any]
-NOT_CALLABLE = "a unittest or doctest item cannot be called again"
 
 _PACKAGE_DIR = os.path.normcase(str(Path(__file__).resolve().parent)) + os.sep
 _TRACEMALLOC_FILE = os.path.normcase(tracemalloc.__file__)
@@ -90,7 +95,11 @@ def by_traceback(snapshot: tracemalloc.Snapshot) -> dict[Traceback, list[int]]:
     # as Trace objects costs several times more. Equal tracebacks share one tuple: grouped by
     # identity first, a traceback of 64 frames is hashed once, not once per block.
     raw: Sequence[tuple[Any, ...]] = getattr(snapshot.traces, "_traces", None) or [
-        (trace.domain, trace.size, tuple((frame.filename, frame.lineno) for frame in trace.traceback))
+        (
+            trace.domain,
+            trace.size,
+            tuple((frame.filename, frame.lineno) for frame in reversed(trace.traceback)),
+        )
         for trace in snapshot.traces
     ]
     by_identity: dict[int, list[Any]] = {}
@@ -258,6 +267,9 @@ def describe_sites(evidence: Mapping[str, Any], heading: str) -> list[str]:
         return [f"    ({heading}: no site found)"]
     total = sum(site["size"] for site in sites)
     shown = [site for site in sites[:SHOWN] if site["size"] >= total / 100] or sites[:1]
+    snapshot, peak = evidence.get("snapshot"), evidence.get("peak")
+    if isinstance(snapshot, int) and isinstance(peak, int) and snapshot < 0.95 * peak:
+        heading += f" (snapshot at {format_size(snapshot)} of {format_size(peak)})"
     lines = [f"    {heading}:"]
     for site in shown:
         where = site["call_site"] or site["library_site"] or "an unknown site"
@@ -277,38 +289,67 @@ def describe_sites(evidence: Mapping[str, Any], heading: str) -> list[str]:
 
 
 class _PeakWatcher:
-    """A profile function that snapshots tracemalloc once traced memory reaches a threshold, and
-    again each time it has grown past the last snapshot by :data:`SNAPSHOT_STEP` of the peak.
+    """Snapshots tracemalloc once traced memory reaches a threshold, and again each time it has
+    grown past the last snapshot by :data:`SNAPSHOT_STEP` of the expected peak.
 
-    It runs at every call and return (C functions too), where temporaries are still alive: a list
-    built on one line is seen by the next call that reads it.
+    It looks at every call and return, C functions too (as a profile function): a list built on
+    one line is still alive at the call that reads it, or at the return of the function that built
+    it. With ``lines`` it also looks at every line of the user's code (as a trace function): a
+    block allocated and freed with no call in between is still alive at the next line. Lines cost
+    much more, and only a call whose peak came and went unseen is watched again with them.
     """
 
-    def __init__(self, expected_peak: int) -> None:
+    def __init__(self, expected_peak: int, is_user_file: Callable[[str], bool]) -> None:
         self.start = tracemalloc.get_traced_memory()[0]
-        self.step = max(int(expected_peak * SNAPSHOT_STEP), 1)
-        self.threshold = self.start + max(int(expected_peak * SNAPSHOT_FROM), 1)
+        self.step = max(int(expected_peak * SNAPSHOT_STEP), MIN_STEP)
+        self.target = self.start + max(int(expected_peak * SNAPSHOT_FROM), 1)
+        self.threshold = self.target
         self.snapshot: tracemalloc.Snapshot | None = None
         self.level = 0  # traced bytes above the start when the snapshot was taken
         self.peak = 0  # the call's peak above the start, once it has returned
+        self._footprint = 0  # traced bytes of the snapshot itself
+        self._peak_before = 0  # the peak before the snapshot was taken
+        self._is_user_file = is_user_file
 
-    def __call__(self, frame: FrameType, event: str, arg: object) -> None:
+    @property
+    def reached(self) -> bool:
+        """The call's peak got to the threshold (seen or not)."""
+        return self.start + self.peak >= self.target
+
+    def look(self, frame: FrameType, event: str, arg: object) -> None:
         current = tracemalloc.get_traced_memory()[0]
         if current < self.threshold:
             return
         self.snapshot = None  # not traced into the next one
+        self._peak_before = tracemalloc.get_traced_memory()[1]
         self.snapshot = tracemalloc.take_snapshot()
         self.level = current - self.start
-        self.threshold = tracemalloc.get_traced_memory()[0] + self.step
+        after = tracemalloc.get_traced_memory()[0]
+        self._footprint = after - current
+        self.threshold = after + self.step
 
-    def watch(self, call: Callable[[], object]) -> None:
+    def _trace_call(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
+        self.look(frame, event, arg)
+        return self._trace_line if self._is_user_file(frame.f_code.co_filename) else None
+
+    def _trace_line(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any]:
+        self.look(frame, event, arg)
+        return self._trace_line
+
+    def watch(self, call: Callable[[], object], *, lines: bool = False) -> None:
         tracemalloc.reset_peak()
-        sys.setprofile(self)
+        sys.setprofile(self.look)
+        if lines:
+            sys.settrace(self._trace_call)
         try:
             call()
         finally:
+            if lines:
+                sys.settrace(None)
             sys.setprofile(None)
-            self.peak = tracemalloc.get_traced_memory()[1] - self.start
+            # The snapshot is traced memory too: not the call's.
+            peak = max(self._peak_before, tracemalloc.get_traced_memory()[1] - self._footprint)
+            self.peak = peak - self.start
 
 
 def peak_allocations(
@@ -318,27 +359,42 @@ def peak_allocations(
 
     ``expected_peak`` is the measured call's ``memory``: snapshots start at :data:`SNAPSHOT_FROM`
     of it. When the extra call never gets that far (the measured call imported modules or
-    filled caches), it is called once more with its own peak as the target.
+    filled caches), it is called once more with its own peak as the target; when its peak came and
+    went between two calls, once more watching the lines of the user's code too (unless a tracer
+    such as coverage is active).
     """
     if call is None:
         return not_taken(NOT_CALLABLE)
     profiler = sys.getprofile()
     if profiler is not None:
         return not_taken(f"a profiler is active ({getattr(profiler, '__module__', None) or 'unknown'})")
+
+    def is_user_file(filename: str) -> bool:
+        return isinstance(locator.classify(filename), str)
+
     with Tracing(FRAMES):
         frames = tracemalloc.get_traceback_limit()
         try:
             gc.collect()
             before = tracemalloc.take_snapshot()
-            watcher = _PeakWatcher(expected_peak)
+            watcher = _PeakWatcher(expected_peak, is_user_file)
             watcher.watch(call)
-            if watcher.snapshot is None and watcher.peak > 0:
+            if not watcher.reached and watcher.peak > 0:
                 gc.collect()
-                watcher = _PeakWatcher(watcher.peak)
+                watcher = _PeakWatcher(watcher.peak, is_user_file)
                 watcher.watch(call)
+            if watcher.snapshot is None and watcher.reached and sys.gettrace() is None:
+                gc.collect()
+                watcher = _PeakWatcher(watcher.peak, is_user_file)
+                watcher.watch(call, lines=True)
         except CALL_FAILURES as error:
             return not_taken(failure_reason(error))
     if watcher.snapshot is None:
+        if watcher.reached:
+            return not_taken(
+                f"the extra call's peak ({format_size(watcher.peak)}) came and went within one line "
+                "of code, between two points where memory can be read"
+            )
         return not_taken(
             f"the extra call's peak ({format_size(watcher.peak)}) stayed far below the measured "
             f"one ({format_size(expected_peak)})"

@@ -30,7 +30,8 @@ from itertools import pairwise
 
 import pytest
 
-LEAK_CALLS = 3  # calls the growth is averaged over, after one more to warm up
+LEAK_CALLS = 3  # calls whose growth is measured, after one more to warm up
+NOT_CALLABLE = "a unittest or doctest item cannot be called again"
 
 # What the test raising in an extra call looks like; anything else (KeyboardInterrupt, pytest.exit)
 # goes on up.
@@ -79,7 +80,7 @@ class Leak:
 def measure_leak(call: Callable[[], object] | None) -> Leak:
     """Call the test :data:`LEAK_CALLS` + 1 times; the leak is the median growth of the last ones."""
     if call is None:
-        return Leak(None, "a unittest or doctest item cannot be called again")
+        return Leak(None, NOT_CALLABLE)
     # Readings go into an array of machine integers: a list would keep an int object (32 bytes)
     # per reading, and each reading would count the one before as a leak.
     readings = array("q", bytes(8 * (LEAK_CALLS + 1)))

@@ -525,6 +525,11 @@ class PerfSession:
                 f"time budgets not judged: a tracer was active ({', '.join(tracers)}); "
                 "counts and memory were still enforced"
             )
+        warnings += [
+            f"leak not measured in {record['nodeid']}: {record['evidence']['leak'].get('reason')}"
+            for record in self.records.values()
+            if "evidence" in record and "leak" in record["evidence"] and "leak" not in record["metrics"]
+        ]
         if self.baseline_warning is not None:
             warnings.append(self.baseline_warning)
         differences = self.baseline_section()

@@ -419,6 +419,56 @@ ERRORS = [
         version: 1
         budgets:
           "**":
+            leak: 1 ms
+        """,
+        "budgets.yml:4: 'leak': unknown memory unit 'ms'…",
+        id="leak-in-time-units",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            leak: -1kB
+        """,
+        "budgets.yml:4: 'leak': a memory size must not be negative, got '-1kB'",
+        id="negative-leak",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            leak: {p95: 1kB}
+        """,
+        "budgets.yml:4: 'leak' takes one value, not a mapping of statistics",
+        id="statistics-on-leak",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
+            laek: 1kB
+        """,
+        "budgets.yml:4: unknown metric 'laek' (did you mean 'leak'?)",
+        id="leak-typo",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        settings:
+          tolerance:
+            leak: 5ms
+        """,
+        "budgets.yml:4: tolerance for 'leak': unknown memory unit 'ms'…",
+        id="leak-tolerance-in-time-units",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        budgets:
+          "**":
             throughput: 5000 ops
         """,
         "budgets.yml:4: 'throughput': cannot read throughput '5000 ops' (write it as '5000/s')",

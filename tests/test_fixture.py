@@ -80,10 +80,11 @@ def test_a_block_with_level_warn_passes_and_warns(run_serial: Runner) -> None:
     [
         ('memory="1MB"', "*perf.block('part') does not take 'memory'*"),
         ('throughput="5/s"', "*perf.block('part') does not take 'throughput'*"),
+        ('leak="1kB"', "*perf.block('part') does not take 'leak'*"),
         ('time="fast"', "*perf.block('part')*cannot read a time 'fast'*"),
         ("rounds=3", "*perf.block('part') does not take 'rounds'*"),
     ],
-    ids=["memory", "throughput", "bad-value", "rounds"],
+    ids=["memory", "throughput", "leak", "bad-value", "rounds"],
 )
 def test_a_block_with_a_bad_keyword_fails_the_test(run_serial: Runner, arguments: str, message: str) -> None:
     run_serial.pytester.makepyfile(

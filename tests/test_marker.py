@@ -207,8 +207,9 @@ def test_unknown_keyword_is_a_usage_error_naming_the_test(run: Runner) -> None:
         ("queries=-1", "negative"),
         ('level="fatal"', "'fatal'"),
         ('time={"p96": "1s"}', "unknown statistic 'p96'"),
+        ('leak="1 second"', "'leak': unknown memory unit 'second'"),
     ],
-    ids=["positional", "bad-time", "negative", "bad-level", "bad-statistic"],
+    ids=["positional", "bad-time", "negative", "bad-level", "bad-statistic", "bad-leak"],
 )
 def test_bad_markers_are_usage_errors(run_serial: Runner, marker: str, message: str) -> None:
     run_serial.pytester.makepyfile(

@@ -70,7 +70,7 @@ def markdown_details(test: Mapping[str, Any]) -> list[str]:
 
 def html_section(document: Mapping[str, Any], limit: int) -> str:
     """A section per test with memory evidence (the first ``limit`` of them), or nothing."""
-    tests = [test for test in document.get("tests", []) if has_memory_evidence(test)]
+    tests = [test for test in document.get("tests", []) if "evidence" in test and has_memory_evidence(test)]
     if not tests:
         return ""
     parts = [

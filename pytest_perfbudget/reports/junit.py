@@ -15,7 +15,7 @@ from typing import Any
 from ..enforce import violation_text
 
 TIMINGS = ("time", "cpu", "throughput")
-SCALARS = ("memory", "rss", "queries", "sql_time", "n_plus_one")
+SCALARS = ("memory", "rss", "leak", "queries", "sql_time", "n_plus_one")
 # Statistics of a timing given as properties; p95 and max only with two rounds or more.
 STATISTICS = ("median", "p95", "max")
 
