@@ -239,6 +239,7 @@ def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Pa
     nodeids = list(nodeids)
     matched = patterns.PatternIndex([entry.pattern for entry in budget_file.entries]).matched(nodeids)
     looked_at: set[str] | None = None  # every directory, file and id the run collected from
+    exists: dict[str, bool] = {}  # by anchor: a file with an entry per test has one per module
     stale = []
     for index, entry in enumerate(budget_file.entries):
         if index in matched:
@@ -246,7 +247,12 @@ def stale_patterns(budget_file: BudgetFile, nodeids: Iterable[str], rootpath: Pa
         if looked_at is None:
             looked_at = {prefix for nodeid in nodeids for prefix in _collected_from(nodeid)}
         anchor = patterns.fixed_prefix(entry.pattern)
-        if not anchor or anchor in looked_at or not (rootpath / anchor).exists():
+        if not anchor or anchor in looked_at:
+            stale.append(entry.pattern)
+            continue
+        if anchor not in exists:
+            exists[anchor] = (rootpath / anchor).exists()
+        if not exists[anchor]:
             stale.append(entry.pattern)
     return stale
 

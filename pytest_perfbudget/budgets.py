@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal
 
 from . import patterns
@@ -273,9 +273,24 @@ def _parse_tolerances(raw: Located, line: int | None) -> dict[str, Tolerance]:
     return result
 
 
+_PARSED: dict[tuple[str, type, object], float] = {}  # "200ms" once, not once per entry
+
+
+def _parse_limit(metric: str, value: object) -> float:
+    """``value`` parsed as a limit on ``metric``; a budget file repeats the same few values."""
+    key = (metric, type(value), value)
+    try:
+        return _PARSED[key]
+    except (KeyError, TypeError):  # not parsed yet, or not hashable (parsing will say what it is)
+        parsed = _METRIC_PARSERS[metric](value)
+    if type(value) in (str, int, float):
+        _PARSED[key] = parsed
+    return parsed
+
+
 def _parse_limits(metric: str, raw: Located, source: str, pattern: str | None) -> tuple[Limit, ...]:
     value, line = raw
-    parse = _METRIC_PARSERS[metric]
+    parse = partial(_parse_limit, metric)
     if isinstance(value, Mapping):
         if metric not in TIME_METRICS:
             raise BudgetError(f"'{metric}' takes one value, not a mapping of statistics", line)
