@@ -35,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     options = resolve(config)
+    _warn_of_a_moved_rootdir(config)
     if options.mode == "off":
         return
     if config.pluginmanager.has_plugin("xdist"):
@@ -45,6 +46,20 @@ def pytest_configure(config: pytest.Config) -> None:
         activate(config, options)
     else:
         config.pluginmanager.register(IdleWatch(config, options), "perfbudget-idle")
+
+
+def _warn_of_a_moved_rootdir(config: pytest.Config) -> None:
+    """``--perf-budget /abs/budgets.yml`` as two tokens may have moved the rootdir: say so, once
+    (on the xdist controller, not on every worker)."""
+    if hasattr(config, "workerinput") or not any(
+        str(argument).startswith("--perf-") for argument in config.invocation_params.args
+    ):
+        return
+    from .rootdir import moved_rootdir
+
+    message = moved_rootdir(config)
+    if message is not None:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(message), stacklevel=2)
 
 
 def activate(config: pytest.Config, options: Options) -> PerfSession:

@@ -313,7 +313,7 @@ def test_still_over_after_retries_says_so(run_serial: Runner) -> None:
         import time
         import pytest
 
-        @pytest.mark.perf_budget(time="1ms", retries=2)
+        @pytest.mark.perf_budget(time="1ms", retries=2, calibration=0)  # the limit as written
         def test_always_slow():
             time.sleep(0.02)
         """
@@ -472,7 +472,7 @@ import time
 import tracemalloc
 import pytest
 
-@pytest.mark.perf_budget(memory="100MB", time="200ms", retries={retries})
+@pytest.mark.perf_budget(memory="100MB", time="200ms", retries={retries}, calibration=0)
 def test_memory_and_time():
     record_call()
     if tracemalloc.is_tracing() or {always}:

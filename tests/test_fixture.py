@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 
 BLOCKS = """
 import time
+import pytest
 
+@pytest.mark.perf_budget(calibration=0)  # limits as written, whatever the machine's load
 def test_blocks(perf):
     with perf.block("load cart", time="1ns"):
         time.sleep(0.01)
@@ -64,7 +66,9 @@ def test_a_block_with_level_warn_passes_and_warns(run_serial: Runner) -> None:
     run_serial.pytester.makepyfile(
         test_warn="""
         import time
+        import pytest
 
+        @pytest.mark.perf_budget(calibration=0)  # limits as written, whatever the machine's load
         def test_block(perf):
             with perf.block("slow part", time="1ns", level="warn"):
                 time.sleep(0.01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -287,3 +288,56 @@ def test_budget_files_in_the_ini_file_one_per_line(run_serial: Runner) -> None:
     run_serial("--perf-report", "out.json").assert_outcomes(passed=1)
     budgets = run_serial.record("test_one.py::test_a")["budgets"]
     assert (budgets["time"]["source"], budgets["cpu"]["source"]) == ("a.yml:3", "b.yml:3")
+
+
+# --- a path option's value taken for a path to test -------------------------------------------------
+
+
+@pytest.fixture
+def project_and_shared_budgets(run_serial: Runner, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with its own pytest config, run from its directory, and a budget file outside it."""
+    pytester = run_serial.pytester
+    project = pytester.path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\nmarkers = ['slow']\n", encoding="utf-8"
+    )
+    (project / "tests" / "test_one.py").write_text(ONE_TEST, encoding="utf-8")
+    shared = pytester.path / "shared" / "budgets.yml"
+    shared.parent.mkdir()
+    shared.write_text("version: 1\nbudgets: {}\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    return shared
+
+
+def test_a_separate_budget_path_that_moves_the_rootdir_is_named_with_the_fix(
+    run_serial: Runner, project_and_shared_budgets: Path
+) -> None:
+    result = run_serial("--perf-budget", str(project_and_shared_budgets))
+    result.assert_outcomes(passed=1)
+    project = project_and_shared_budgets.parent.parent / "project"
+    result.stdout.fnmatch_lines(
+        [
+            f"*PytestConfigWarning: --perf-budget {project_and_shared_budgets}: pytest took the value for a "
+            f"path to test, which moved the rootdir to {project.parent} (config file: none) from {project} "
+            f"(config file: {project / 'pyproject.toml'}); node ids and budget patterns follow the rootdir. "
+            f"Write --perf-budget={project_and_shared_budgets} (one token), or a path relative to the project."
+        ]
+    )
+
+
+def test_the_one_token_form_keeps_the_rootdir_and_says_nothing(
+    run_serial: Runner, project_and_shared_budgets: Path
+) -> None:
+    result = run_serial(f"--perf-budget={project_and_shared_budgets}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"rootdir: {run_serial.pytester.path / 'project'}"])
+    result.stdout.no_fnmatch_line("*took the value for a path to test*")
+
+
+def test_a_separate_path_inside_the_project_says_nothing(run_serial: Runner) -> None:
+    run_serial.pytester.makepyfile(test_one=ONE_TEST)
+    run_serial.budgets("version: 1\nbudgets: {}\n")
+    result = run_serial("--perf-budget", "budgets.yml", "--perf-report", "out.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*took the value for a path to test*")
