@@ -11,6 +11,12 @@ load): everything the plugin does because of those statements (the hooks, call s
 analysis after the call, the record and report) and nothing of pytest's start-up or of the test's
 own set-up, which both runs share.
 
+Where the cyclic garbage collector runs its full collections moves with what the statements
+allocate, and one full collection of pytest's heap is tens of millions of instructions: at 2,000
+statements that alone moves a figure by several thousand instructions per statement (two
+configurations doing the same work per statement came out 8,000 apart). Use 20,000 statements
+(``--statements 20000``, a few minutes per run under callgrind) for figures to the thousand.
+
 Scenarios: a Core ``text("select 1")``, a Core ``select()``, an ORM ``session.execute``, an ORM
 lazy load in a loop (one per parent), and an ``AsyncSession.execute`` on aiosqlite; all on SQLite
 in memory, the cheapest statement there is, so the plugin's share is the largest it can be.
