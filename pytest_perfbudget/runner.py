@@ -72,9 +72,6 @@ class Verdict:
         """A time or CPU limit broken, or a regression on one: what hot spots explain."""
         return any(violation.metric in PROFILED_METRICS for violation in self.violations)
 
-    def add_evidence(self, kind: str, evidence: dict[str, Any]) -> None:
-        self.evidence[kind] = evidence
-
     def message(self, nodeid: str, heading: str = "perf budget exceeded in") -> str:
         notes = []
         stretched = None

@@ -383,7 +383,7 @@ class PerfSession:
             if verdict.violations:
                 self._gather_evidence(perf, verdict)
             if plan.profile_all or (verdict.violations and self._profiles(plan, verdict)):
-                verdict.add_evidence("hot_spots", self._hot_spots(item, verdict))
+                verdict.evidence["hot_spots"] = self._hot_spots(item, verdict)
         finally:
             perf.busy = False
             self._conclude(item, plan, verdict)
@@ -707,9 +707,7 @@ class DirectCalls:
             if plan.profile_all or (verdict.violations and self.session._profiles(plan, verdict)):
                 from .hot_spots import not_taken
 
-                verdict.add_evidence(
-                    "hot_spots", not_taken("a unittest or doctest item cannot be called again")
-                )
+                verdict.evidence["hot_spots"] = not_taken("a unittest or doctest item cannot be called again")
         finally:
             self.session._conclude(item, plan, verdict)
             del item.stash[PERF_KEY]
