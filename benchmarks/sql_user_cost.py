@@ -11,11 +11,20 @@ load): everything the plugin does because of those statements (the hooks, call s
 analysis after the call, the record and report) and nothing of pytest's start-up or of the test's
 own set-up, which both runs share.
 
-Where the cyclic garbage collector runs its full collections moves with what the statements
-allocate, and one full collection of pytest's heap is tens of millions of instructions: at 2,000
-statements that alone moves a figure by several thousand instructions per statement (two
-configurations doing the same work per statement came out 8,000 apart). Use 20,000 statements
-(``--statements 20000``, a few minutes per run under callgrind) for figures to the thousand.
+Two things move a count that are not the plugin's work, and the figure is taken so that they
+average out:
+
+- CPython's method cache is a table indexed by type version tags and name addresses: which lookups
+  in SQLAlchemy's hot path collide there depends on every class created and every string allocated
+  before the loop, so the same loop costs a few thousand instructions more or less per statement
+  from one process layout to the next (five harmless classes created before the loop moved plain
+  SQLAlchemy's own cost by 4,700 instructions per statement). Each figure is therefore the mean over
+  several layouts (``--seeds``): each seed is a hash seed and a number of classes made before pytest
+  starts, which moves every later class to other cache slots. The range across them is printed
+  beside the mean.
+- Where the cyclic garbage collector runs its full collections moves with what the statements
+  allocate: one full collection of pytest's heap is tens of millions of instructions, several
+  thousand per statement at 2,000 statements. More statements shrink that share.
 
 Scenarios: a Core ``text("select 1")``, a Core ``select()``, an ORM ``session.execute``, an ORM
 lazy load in a loop (one per parent), and an ``AsyncSession.execute`` on aiosqlite; all on SQLite
@@ -33,8 +42,8 @@ Beside the count, the wall time per statement as the test itself measures it (it
 ``perf_counter``, median of interleaved runs), as a ratio to plain: wall time swings on a shared
 machine, the instruction count is the figure.
 
-Usage: ``python benchmarks/sql_user_cost.py [--statements 2000] [--scenarios ...] [--configs ...]
-[--wall-repeats 5]``. Figures only: nothing here asserts a limit.
+Usage: ``python benchmarks/sql_user_cost.py [--statements 2000] [--seeds 1,2,3,4] [--jobs 2]
+[--scenarios ...] [--configs ...] [--wall-repeats 5]``. Figures only: nothing here asserts a limit.
 """
 
 from __future__ import annotations
@@ -48,9 +57,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-COMMON = '''
+COMMON = """
 import json
 import os
 import time
@@ -92,10 +102,10 @@ def report_wall(seconds):
     if WALL_FILE and STATEMENTS:
         with open(WALL_FILE, "w") as file:
             json.dump({"per_statement": seconds / STATEMENTS}, file)
-'''
+"""
 
 SCENARIOS = {
-    "core-text": '''
+    "core-text": """
 @pytest.fixture
 def connection():
     engine = engine_with_rows(1)
@@ -109,8 +119,8 @@ def test_statements(connection):
     for _ in range(STATEMENTS):
         connection.execute(text("select 1"))
     report_wall(time.perf_counter() - start)
-''',
-    "core-select": '''
+""",
+    "core-select": """
 QUERY = select(Parent.__table__.c.name).where(Parent.__table__.c.id == 1)
 
 
@@ -127,8 +137,8 @@ def test_statements(connection):
     for _ in range(STATEMENTS):
         connection.execute(QUERY).all()
     report_wall(time.perf_counter() - start)
-''',
-    "orm-execute": '''
+""",
+    "orm-execute": """
 QUERY = select(Parent).where(Parent.id == 1)
 
 
@@ -145,8 +155,8 @@ def test_statements(session):
     for _ in range(STATEMENTS):
         session.execute(QUERY).scalar_one()
     report_wall(time.perf_counter() - start)
-''',
-    "orm-lazy-load": '''
+""",
+    "orm-lazy-load": """
 @pytest.fixture
 def parents():
     engine = engine_with_rows(STATEMENTS)
@@ -160,8 +170,8 @@ def test_statements(parents):
     for parent in parents:
         len(parent.children)
     report_wall(time.perf_counter() - start)
-''',
-    "async-execute": '''
+""",
+    "async-execute": """
 import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -194,18 +204,28 @@ def test_statements():
         loop.run_until_complete(engine.dispose())
     finally:
         loop.close()
-''',
+""",
 }
 
 TIME_BUDGET = 'version: 1\nbudgets:\n  "**":\n    time: 3600s\n'
-SQL_BUDGET = 'version: 1\nbudgets:\n  "**":\n    time: 3600s\n    queries: 1000000000\n    n_plus_one: 1000000000\n'
+SQL_BUDGET = (
+    'version: 1\nbudgets:\n  "**":\n    time: 3600s\n    queries: 1000000000\n    n_plus_one: 1000000000\n'
+)
 CONFIGS: dict[str, tuple[str, list[str]]] = {
     "plain": ("plain SQLAlchemy (`-p no:perfbudget`)", ["-p", "no:perfbudget"]),
     "time": ("time budget only: nothing needs SQL", ["--perf-budget=time.yml"]),
     "sql": ("`queries` and `n_plus_one` budgets", ["--perf-budget=sql.yml"]),
     "report": ("time budget and a JSON report", ["--perf-budget=time.yml", "--perf-report=run.json"]),
 }
-PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+PYTEST = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+PYTEST += ["-p", "no:hypothesispytest"]  # start-up only: the same in every run, and slow under callgrind
+LAYOUT = """
+import runpy, sys
+for index in range(int(sys.argv.pop(1))):  # each class takes the next type version tag
+    type(f"Shift{index}", (), {"attribute": index})().attribute
+runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+"""
+SHIFT = 7  # classes made before pytest starts, per seed: every later class gets other cache slots
 
 
 def make_suite(directory: Path) -> None:
@@ -221,10 +241,10 @@ def module_of(scenario: str) -> str:
     return f"test_{scenario.replace('-', '_')}.py"
 
 
-def environment(statements: int, wall_file: Path | None = None) -> dict[str, str]:
-    """The user's environment with the bytecode cache on and hash randomization fixed."""
+def environment(statements: int, wall_file: Path | None = None, seed: int = 0) -> dict[str, str]:
+    """The user's environment with the bytecode cache on and hash randomization fixed to ``seed``."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env |= {"PYTHONHASHSEED": "0", "SQL_COST_STATEMENTS": str(statements)}
+    env |= {"PYTHONHASHSEED": str(seed), "SQL_COST_STATEMENTS": str(statements)}
     if wall_file is not None:
         env["SQL_COST_WALL_FILE"] = str(wall_file)
     return env
@@ -233,13 +253,22 @@ def environment(statements: int, wall_file: Path | None = None) -> dict[str, str
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0 and "Collected" not in done.stderr:
-        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        sys.exit(
+            f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
     return done
 
 
-def instructions(scenario: str, config: str, statements: int, directory: Path) -> int:
-    command = [sys.executable, *PYTEST, module_of(scenario), *CONFIGS[config][1]]
-    env = environment(statements)
+def pytest_command(seed: int) -> list[str]:
+    """``python -m pytest`` in the layout of ``seed``: its hash seed (see :func:`environment`),
+    and ``seed * SHIFT`` classes made first, so that CPython's method cache maps the classes
+    that follow to other slots."""
+    return [sys.executable, "-c", LAYOUT, str(seed * SHIFT), *PYTEST]
+
+
+def instructions(scenario: str, config: str, statements: int, seed: int, directory: Path) -> int:
+    command = [*pytest_command(seed), module_of(scenario), *CONFIGS[config][1]]
+    env = environment(statements, seed=seed)
     run(command, directory, env)  # writes the bytecode cache; not counted
     done = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command], directory, env)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -248,17 +277,46 @@ def instructions(scenario: str, config: str, statements: int, directory: Path) -
     return int(found.group(1))
 
 
-def wall_per_statement(scenario: str, configs: list[str], statements: int, repeats: int, directory: Path) -> dict[str, float]:
+def wall_per_statement(
+    scenario: str, configs: list[str], statements: int, repeats: int, directory: Path
+) -> dict[str, float]:
     """Median wall seconds per statement as the test times its own loop, interleaved runs."""
     wall_file = directory / "wall.json"
     samples: dict[str, list[float]] = {config: [] for config in configs}
     for repetition in range(repeats):
         shift = repetition % len(configs)
         for config in configs[shift:] + configs[:shift]:
-            command = [sys.executable, *PYTEST, module_of(scenario), *CONFIGS[config][1]]
+            command = [*pytest_command(0), module_of(scenario), *CONFIGS[config][1]]
             run(command, directory, environment(statements, wall_file))
             samples[config].append(json.loads(wall_file.read_text(encoding="utf-8"))["per_statement"])
     return {config: statistics.median(values) for config, values in samples.items()}
+
+
+def row(
+    scenario: str,
+    configs: list[str],
+    seeds: list[int],
+    statements: int,
+    counts: dict[tuple[str, str, int, int], int],
+    walls: dict[str, float],
+) -> list[str]:
+    """The table's cells for ``scenario``: plain's cost per statement, then each configuration's extra."""
+
+    def per_statement(config: str, seed: int) -> float:
+        return (counts[scenario, config, statements, seed] - counts[scenario, config, 0, seed]) / statements
+
+    plain = statistics.mean(per_statement("plain", seed) for seed in seeds)
+    cells = [f"{plain / 1000:,.1f}k" + (f" ({walls['plain'] * 1e6:.1f} µs)" if walls else "")]
+    for config in configs[1:]:
+        extras = [per_statement(config, seed) - per_statement("plain", seed) for seed in seeds]
+        extra = statistics.mean(extras)
+        cell = f"{extra / 1000:+,.1f}k ({extra / plain:+.1%})"
+        if len(seeds) > 1:
+            cell += f" [{min(extras) / 1000:+,.1f}k..{max(extras) / 1000:+,.1f}k]"
+        if walls:
+            cell += f", wall x{walls[config] / walls['plain']:.2f}"
+        cells.append(cell)
+    return cells
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--statements", type=int, default=2000, help="statements per test (default 2000)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated; plain is always run")
+    parser.add_argument(
+        "--seeds", default="1,2,3,4", help="hash seeds, one process layout each: figures are their mean"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once (counts do not change)")
     parser.add_argument("--wall-repeats", type=int, default=5, help="interleaved wall-clock runs (0: none)")
     arguments = parser.parse_args(argv)
     scenarios = [name for name in arguments.scenarios.split(",") if name]
@@ -280,32 +342,35 @@ def main(argv: list[str] | None = None) -> int:
     header = " | ".join(CONFIGS[config][0] for config in configs[1:])
     print(f"| scenario | plain, per statement | {header} |")
     print("|---|---:|" + "---:|" * (len(configs) - 1))
-    with tempfile.TemporaryDirectory() as directory_name:
+    seeds = [int(seed) for seed in arguments.seeds.split(",") if seed]
+    with tempfile.TemporaryDirectory() as directory_name, ThreadPoolExecutor(arguments.jobs) as pool:
         directory = Path(directory_name)
         make_suite(directory)
         for scenario in scenarios:
-            counts = {
-                (config, size): instructions(scenario, config, size, directory)
+            runs = [
+                (scenario, config, size, seed)
+                for seed in seeds
                 for config in configs
                 for size in (0, statements)
-            }
+            ]
+            counts = dict(
+                zip(
+                    runs,
+                    pool.map(lambda run: instructions(run[0], run[1], run[2], run[3], directory), runs),
+                    strict=True,
+                )
+            )
             walls = (
                 wall_per_statement(scenario, configs, statements, arguments.wall_repeats, directory)
                 if arguments.wall_repeats
                 else {}
             )
-            plain = (counts["plain", statements] - counts["plain", 0]) / statements
-            cells = [f"{plain / 1000:,.1f}k" + (f" ({walls['plain'] * 1e6:.1f} µs)" if walls else "")]
-            for config in configs[1:]:
-                extra = (counts[config, statements] - counts[config, 0]) / statements - plain
-                cell = f"{extra / 1000:+,.1f}k ({extra / plain:+.1%})"
-                if walls:
-                    cell += f", wall x{walls[config] / walls['plain']:.2f}"
-                cells.append(cell)
+            cells = row(scenario, configs, seeds, statements, counts, walls)
             print(f"| {scenario} | {' | '.join(cells)} |", flush=True)
     print(
         "\nInstructions per statement over plain, from runs with N and with 0 statements "
-        "(callgrind); wall: the test's own loop, median of interleaved runs, over plain."
+        "(callgrind), the mean over the hash seeds [their range]; wall: the test's own loop, "
+        "median of interleaved runs, over plain."
     )
     return 0
 

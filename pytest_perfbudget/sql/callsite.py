@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
+import inspect
 import os
 import site
 import sys
@@ -59,7 +60,13 @@ must not keep them. A statement sent from no frame of the user's code (from a th
 task that only runs library code) has no call site, but still its entry: its statements are
 one request, as any call into SQLAlchemy's."""
 
-_NOWHERE: Site = (None, None, None, (), None)
+Walk = tuple[
+    str | None, str | None, FrameType | None, tuple[str, ...], "FrameType | int | None", FrameType | None
+]
+"""A :data:`Site`, and the user frame it was found in when what was found there holds for as long
+as that frame runs (see :meth:`CallSiteLocator.walk`), else None."""
+
+_NOWHERE: Walk = (None, None, None, (), None, None)
 
 MAX_CALLERS = 16
 """Callers kept per statement: enough to tell the lines of a test apart through helpers."""
@@ -186,6 +193,11 @@ class CallSiteLocator:
         return path.replace(os.sep, "/")
 
     def locate(self, frame: FrameType | None) -> Site:
+        """Walk out from ``frame`` (then up the greenlet parents) to the first user frame: see :meth:`walk`."""
+        call_site, function, entry, callers, test_call, _ = self.walk(frame)
+        return call_site, function, entry, callers, test_call
+
+    def walk(self, frame: FrameType | None) -> Walk:
         """Walk out from ``frame`` (then up the greenlet parents) to the first user frame.
 
         The *test's call* is the frame of the user's code that the test function called
@@ -200,6 +212,11 @@ class CallSiteLocator:
         sites of the user frames further out, up to the test runner; direct recursion
         is folded (a site equal to the one before it is left out), so that a recursive
         loader repeats with the same callers at every depth.
+
+        Last comes the user frame itself, when everything found from it outwards holds for as
+        long as it runs: a plain function (not a generator or coroutine, which a resume may
+        put under other callers), found on this thread's own stack (no greenlet parent or
+        task origin taken). Else None.
 
         Written flat and lean: it runs for every frame between a statement and the
         test function, for every statement measured. A frame costs its ``f_back`` (on
@@ -216,7 +233,7 @@ class CallSiteLocator:
             if frame is None:
                 frame, glet = _next_stack(glet)
                 if frame is None:
-                    return _NOWHERE if entry is None else (None, None, entry, (), None)
+                    return _NOWHERE if entry is None else (None, None, entry, (), None, None)
             try:
                 verdict = verdicts[frame.f_code.co_filename]
             except KeyError:
@@ -231,7 +248,7 @@ class CallSiteLocator:
                     if frame is None:
                         frame, glet = _next_stack(glet)
                         if frame is None:
-                            return None, None, entry, (), None
+                            return None, None, entry, (), None, None
                     try:
                         verdict = verdicts[frame.f_code.co_filename]
                     except KeyError:
@@ -241,12 +258,13 @@ class CallSiteLocator:
             if verdict is task:
                 origin = TASK_ORIGIN.get()
                 if origin is not None:  # the task's own frames hold no user code: its creator's
-                    return origin[0], origin[1], entry, origin[2], origin[3]
+                    return origin[0], origin[1], entry, origin[2], origin[3], None
             frame = frame.f_back
         code = frame.f_code
         found = sites.get(id(code) + frame.f_lasti)
         if found is None or found[0] is not code:
             found = self._site(frame, code, verdict)
+        user = frame if glet is None and not code.co_flags & _SUSPENDABLE else None
         # On out to the test runner: the callers, and the user frames outermost (the test
         # function, once the runner is reached) and next to it (the test's call).
         callers: tuple[str, ...] = ()
@@ -284,8 +302,9 @@ class CallSiteLocator:
                         test_call = origin[3]
                     else:  # the test function is the creator's only user frame, or there is none
                         test_call = outer if origin[0] is not None else inner
+                    user = None
                     break
-        return found[1], found[2], entry, callers, test_call
+        return found[1], found[2], entry, callers, test_call, None if glet is not None else user
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
         """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
@@ -314,6 +333,11 @@ def _followed(callers: tuple[str, ...], origin: Origin) -> tuple[str, ...]:
 
 
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
+_SUSPENDABLE = (
+    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+)
+"""A frame of such code is suspended and resumed: who it returns to may change from one resume
+to the next, and with it its callers."""
 
 
 def _function_name(frame: FrameType) -> str:

@@ -28,7 +28,7 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from ..queries import DETAIL_LIMIT, QueryLog, Statement, StatementKind, capture
@@ -73,6 +73,12 @@ class Request(int):
 
 LOCALS_KEY = "__perfbudget_request__"
 
+PATHS_KEPT = 10_000
+"""SQL texts whose last path is kept (see :meth:`Recorder._remember`); past that, they start over."""
+
+Found = tuple[str | None, str | None, tuple[str, ...], Any]
+"""What a walk found for a statement: call site, function, callers and the test's call."""
+
 
 class Recorder:
     """Turns one driver call into a :class:`Statement` in the log being measured."""
@@ -85,10 +91,13 @@ class Recorder:
         # Under --perf-explain: shown each query's shape, text and execution context (see .explain).
         self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
+        # Per SQL text, where it was last sent from (see _remember).
+        self._paths: dict[str, tuple[tuple[int, Request, int, int, CodeType, int], Found]] = {}
 
     def configure(self, locator: CallSiteLocator) -> None:
         """Use ``locator`` from now on."""
         self.locator = locator
+        self._paths.clear()
 
     def execution(
         self,
@@ -123,9 +132,30 @@ class Recorder:
         test_call: Any = None
         locator = self.locator
         if locator is not None and self.call_sites:
-            call_site, function, entry, callers, test_call = locator.locate(
-                sys._getframe(2)
-            )  # the wrapper's caller
+            entry: Any = None
+            path = self._paths.get(sql)
+            if path is not None:  # where this SQL came from last time: the same place again?
+                user_depth, user_mark, user_lasti, entry_depth, entry_code, entry_lasti = path[0]
+                try:
+                    user = sys._getframe(user_depth)
+                except ValueError:  # a shallower stack
+                    user = None
+                if user is not None and user.f_trace is user_mark and user.f_lasti == user_lasti:
+                    entry = sys._getframe(entry_depth)
+                    if entry.f_code is entry_code and entry.f_lasti == entry_lasti:
+                        call_site, function, callers, test_call = path[1]
+                    else:
+                        path = None
+                else:
+                    path = None
+            if path is None:
+                call_site, function, entry, callers, test_call, user = locator.walk(
+                    sys._getframe(2)
+                )  # the wrapper's caller
+                if test_call is not None and test_call.__class__ is not Request:  # a frame
+                    test_call = self._mark_test_call(test_call)
+                if user is not None and entry is not None:
+                    self._remember(sql, user, entry, (call_site, function, callers, test_call))
             if entry is not None:
                 request = entry.f_trace
                 if request.__class__ is not Request:
@@ -133,8 +163,6 @@ class Recorder:
                         request = entry.f_trace = Request(next(self._ids))
                     else:
                         request = self._request_in_locals(entry)
-            if test_call is not None and test_call.__class__ is not Request:  # a frame
-                test_call = self._mark_test_call(test_call)
         observer = self.observer
         if observer is not None and kind == "query":
             observer(shape, sql, context)
@@ -156,6 +184,34 @@ class Recorder:
                 test_call,
             )
         )
+
+    def _remember(self, sql: str, user: FrameType, entry: FrameType, found: Found) -> None:
+        """Keep where ``sql`` was sent from, found by walking the stack, so that the next time it is
+        sent, two frames looked up by depth tell whether it comes from the same place.
+
+        The same place: the same user frame, marked (see :class:`Request`) and still at the same
+        instruction, and the same entry into SQLAlchemy at the same depth, code and
+        instruction. What was found from the user frame outwards (callers, the test's call)
+        holds while that frame runs (see :meth:`~.callsite.CallSiteLocator.walk`). A loop over
+        lazy loads walks its stack once, not once per load. Called from :meth:`execution`:
+        depths count from its frame.
+        """
+        mark = self._mark_test_call(user)  # a unique id of the frame's own, as a test's call has
+        if mark is None:
+            return
+        frame: FrameType | None = sys._getframe(1)
+        depth = entry_depth = 0
+        while frame is not None and frame is not user:
+            if frame is entry:
+                entry_depth = depth
+            frame = frame.f_back
+            depth += 1
+        if frame is None or not entry_depth:
+            return
+        if len(self._paths) >= PATHS_KEPT:
+            self._paths.clear()
+        where = (depth, mark, user.f_lasti, entry_depth, entry.f_code, entry.f_lasti)
+        self._paths[sql] = (where, found)
 
     @staticmethod
     def _shapes_of(dialect: Any) -> ShapeCache:

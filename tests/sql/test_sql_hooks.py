@@ -98,35 +98,59 @@ def test_statements_carry_call_site_kind_parameters_and_request(installed: None)
     assert "secret" not in repr(log.statements)
 
 
-def spy_on_entries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The address of each statement's entry frame, from now on (inside ``capturing()``)."""
+def spy_on_walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The address of the entry frame of each statement whose stack is walked, from now on."""
     locator = hooks.recorder.locator
     assert locator is not None
-    locate = locator.locate
+    walk = locator.walk
     addresses: list[int] = []
 
     def spy(frame: Any) -> Any:
-        site = locate(frame)
-        addresses.append(id(site[2]))
-        return site
+        found = walk(frame)
+        addresses.append(id(found[2]))
+        return found
 
-    monkeypatch.setattr(locator, "locate", spy)
+    monkeypatch.setattr(locator, "walk", spy)
     return addresses
 
 
 def test_calls_from_one_line_are_requests_of_their_own_though_frames_reuse_addresses(
     installed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(hooks.recorder, "_remember", lambda *arguments: None)  # a walk each time
     engine = create_engine("sqlite://")
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
         with capturing() as log:
-            addresses = spy_on_entries(monkeypatch)
+            addresses = spy_on_walks(monkeypatch)
             for _ in range(5):
                 connection.execute(text("SELECT 1"))
 
+    assert len(addresses) == 5
     assert len(set(addresses)) < len(addresses)  # CPython gave a later call an earlier one's address
     assert len({statement.request for statement in log.counted}) == 5
+    assert log.suspects(5)[0].count == 5
+
+
+def test_a_statement_sent_from_the_same_place_again_is_not_walked_again(
+    installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 2"))  # begins the transaction: no BEGIN walked below
+        with capturing() as log:
+            walked = spy_on_walks(monkeypatch)
+            for _ in range(5):
+                connection.execute(text("SELECT 1"))
+            connection.execute(text("SELECT 1"))  # another line
+
+    assert len(walked) == 2
+    first, *repeats, other = log.counted
+    assert {(statement.call_site, statement.callers) for statement in repeats} == {
+        (first.call_site, first.callers)
+    }
+    assert other.call_site != first.call_site
+    assert len({statement.request for statement in log.counted}) == 6
     assert log.suspects(5)[0].count == 5
 
 
