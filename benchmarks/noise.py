@@ -109,6 +109,7 @@ CONFIGS = {
     "r5-median": Config(5, 0, "median", "time"),
     "r5-min-retries": Config(5, 2, "min", "time"),
     "r5-min-retries-cal": Config(5, 2, "min", "time", calibration="reference"),
+    "r5-min-defaults": Config(5, 2, "min", "time", calibration="auto"),
     "r5-median-retries": Config(5, 2, "median", "time"),
     "cpu": Config(1, 0, "median", "cpu"),
     "cpu-retries": Config(1, 2, "median", "cpu"),
