@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
-import inspect
 import os
 import site
 import sys
@@ -213,10 +212,8 @@ class CallSiteLocator:
         is folded (a site equal to the one before it is left out), so that a recursive
         loader repeats with the same callers at every depth.
 
-        Last comes the user frame itself, when everything found from it outwards holds for as
-        long as it runs: a plain function (not a generator or coroutine, which a resume may
-        put under other callers), found on this thread's own stack (no greenlet parent or
-        task origin taken). Else None.
+        Last comes the user frame itself (None when there is none), from which
+        :meth:`outward` found the rest.
 
         Written flat and lean: it runs for every frame between a statement and the
         test function, for every statement measured. A frame costs its ``f_back`` (on
@@ -224,14 +221,14 @@ class CallSiteLocator:
         subscript (a file not seen yet raises ``KeyError``, once); the run of SQLAlchemy
         frames, most of a walk, has a loop of its own that does nothing else.
         """
-        verdicts, sites = self._verdicts, self._sites
-        sqlalchemy, generated, runner, task = SQLALCHEMY, GENERATED, RUNNER, TASK
+        verdicts = self._verdicts
+        sqlalchemy, generated, task = SQLALCHEMY, GENERATED, TASK
         entry: FrameType | None = None
         glet: object = None
         # Out to the first user frame, through the first run of SQLAlchemy frames.
         while True:
             if frame is None:
-                frame, glet = _next_stack(glet)
+                frame, glet = next_stack(glet)
                 if frame is None:
                     return _NOWHERE if entry is None else (None, None, entry, (), None, None)
             try:
@@ -246,7 +243,7 @@ class CallSiteLocator:
                         break
                     frame = frame.f_back
                     if frame is None:
-                        frame, glet = _next_stack(glet)
+                        frame, glet = next_stack(glet)
                         if frame is None:
                             return None, None, entry, (), None, None
                     try:
@@ -260,23 +257,35 @@ class CallSiteLocator:
                 if origin is not None:  # the task's own frames hold no user code: its creator's
                     return origin[0], origin[1], entry, origin[2], origin[3], None
             frame = frame.f_back
-        code = frame.f_code
-        found = sites.get(id(code) + frame.f_lasti)
+        call_site, function, callers, test_call = self.outward(frame, glet)
+        return call_site, function, entry, callers, test_call, frame
+
+    def outward(
+        self, user: FrameType, glet: object = None
+    ) -> tuple[str | None, str | None, tuple[str, ...], FrameType | int | None]:
+        """Out from ``user``, a frame of the user's code on the stack of greenlet ``glet`` (None:
+        this thread's own), to the test runner: the frame's call site and function, the
+        callers, and the test's call (see :meth:`walk`)."""
+        verdicts, sites = self._verdicts, self._sites
+        runner, task = RUNNER, TASK
+        code = user.f_code
+        found = sites.get(id(code) + user.f_lasti)
         if found is None or found[0] is not code:
-            found = self._site(frame, code, verdict)
-        user = frame if glet is None and not code.co_flags & _SUSPENDABLE else None
-        # On out to the test runner: the callers, and the user frames outermost (the test
-        # function, once the runner is reached) and next to it (the test's call).
+            found = self._site(user, code, self.classify(code.co_filename))
+        # The user frames outermost (the test function, once the runner is reached) and next
+        # to it (the test's call).
         callers: tuple[str, ...] = ()
-        outer: FrameType = frame
+        outer = user
         inner: FrameType | None = None
         test_call: FrameType | int | None = None
+        frame = user
         while True:
-            frame = frame.f_back
-            if frame is None:
-                frame, glet = _next_stack(glet)
-                if frame is None:
+            back = frame.f_back
+            if back is None:
+                back, glet = next_stack(glet)
+                if back is None:
                     break
+            frame = back
             code = frame.f_code
             try:
                 verdict = verdicts[code.co_filename]
@@ -302,9 +311,8 @@ class CallSiteLocator:
                         test_call = origin[3]
                     else:  # the test function is the creator's only user frame, or there is none
                         test_call = outer if origin[0] is not None else inner
-                    user = None
                     break
-        return found[1], found[2], entry, callers, test_call, None if glet is not None else user
+        return found[1], found[2], callers, test_call
 
     def _site(self, frame: FrameType, code: CodeType, verdict: _Verdict) -> tuple[CodeType, str, str]:
         """Where ``frame`` of user code is (code, ``path:line``, function), cached by position.
@@ -333,11 +341,6 @@ def _followed(callers: tuple[str, ...], origin: Origin) -> tuple[str, ...]:
 
 
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
-_SUSPENDABLE = (
-    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
-)
-"""A frame of such code is suspended and resumed: who it returns to may change from one resume
-to the next, and with it its callers."""
 
 
 def _function_name(frame: FrameType) -> str:
@@ -347,7 +350,7 @@ def _function_name(frame: FrameType) -> str:
     return frame.f_code.co_name
 
 
-def _next_stack(glet: object) -> tuple[FrameType | None, object]:
+def next_stack(glet: object) -> tuple[FrameType | None, object]:
     """The innermost frame of the next greenlet out from ``glet`` (the current one when None).
 
     ``(None, None)`` when there is no such greenlet, or no frame in any further out.

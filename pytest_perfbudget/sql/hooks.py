@@ -28,11 +28,11 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any
 
 from ..queries import DETAIL_LIMIT, QueryLog, Statement, StatementKind, capture
-from .callsite import TASK_ORIGIN, CallSiteLocator, Origin
+from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
 from .fingerprint import ShapeCache, quoting_of, shapes_for
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -76,8 +76,11 @@ LOCALS_KEY = "__perfbudget_request__"
 PATHS_KEPT = 10_000
 """SQL texts whose last path is kept (see :meth:`Recorder._remember`); past that, they start over."""
 
-Found = tuple[str | None, str | None, tuple[str, ...], Any]
-"""What a walk found for a statement: call site, function, callers and the test's call."""
+Where = tuple[Any, ...]
+"""Where a statement was sent from, to tell the same place again (see :func:`_place`): on the
+recorder's own stack ``(True, user depth, user code, user instruction, entry depth, entry code,
+entry instruction)``; from a greenlet ``(False, root depth, root code, root instruction, entry
+steps, entry code, entry instruction, user steps, user code, user instruction)``."""
 
 
 class Recorder:
@@ -92,7 +95,7 @@ class Recorder:
         self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
         # Per SQL text, where it was last sent from (see _remember).
-        self._paths: dict[str, tuple[tuple[int, Request, int, int, CodeType, int], Found]] = {}
+        self._paths: dict[str, Where] = {}
 
     def configure(self, locator: CallSiteLocator) -> None:
         """Use ``locator`` from now on."""
@@ -135,27 +138,35 @@ class Recorder:
             entry: Any = None
             path = self._paths.get(sql)
             if path is not None:  # where this SQL came from last time: the same place again?
-                user_depth, user_mark, user_lasti, entry_depth, entry_code, entry_lasti = path[0]
-                try:
-                    user = sys._getframe(user_depth)
-                except ValueError:  # a shallower stack
-                    user = None
-                if user is not None and user.f_trace is user_mark and user.f_lasti == user_lasti:
-                    entry = sys._getframe(entry_depth)
-                    if entry.f_code is entry_code and entry.f_lasti == entry_lasti:
-                        call_site, function, callers, test_call = path[1]
+                if path[0]:  # on this stack
+                    _, user_depth, user_code, user_lasti, entry_depth, entry_code, entry_lasti = path
+                    try:
+                        user = sys._getframe(user_depth)
+                    except ValueError:  # a shallower stack
+                        user = None
+                    if user is not None and user.f_code is user_code and user.f_lasti == user_lasti:
+                        entry = sys._getframe(entry_depth)
+                        if entry.f_code is entry_code and entry.f_lasti == entry_lasti:
+                            call_site, function, callers, test_call = locator.outward(user)
+                        else:
+                            path = None
                     else:
                         path = None
                 else:
-                    path = None
+                    found = _same_place_in_parent(path)
+                    if found is not None:
+                        entry, user, glet = found
+                        call_site, function, callers, test_call = locator.outward(user, glet)
+                    else:
+                        path = None
             if path is None:
                 call_site, function, entry, callers, test_call, user = locator.walk(
                     sys._getframe(2)
                 )  # the wrapper's caller
-                if test_call is not None and test_call.__class__ is not Request:  # a frame
-                    test_call = self._mark_test_call(test_call)
                 if user is not None and entry is not None:
-                    self._remember(sql, user, entry, (call_site, function, callers, test_call))
+                    self._remember(sql, user, entry)
+            if test_call is not None and test_call.__class__ is not Request:  # a frame
+                test_call = self._mark_test_call(test_call)
             if entry is not None:
                 request = entry.f_trace
                 if request.__class__ is not Request:
@@ -185,33 +196,18 @@ class Recorder:
             )
         )
 
-    def _remember(self, sql: str, user: FrameType, entry: FrameType, found: Found) -> None:
+    def _remember(self, sql: str, user: FrameType, entry: FrameType) -> None:
         """Keep where ``sql`` was sent from, found by walking the stack, so that the next time it is
-        sent, two frames looked up by depth tell whether it comes from the same place.
-
-        The same place: the same user frame, marked (see :class:`Request`) and still at the same
-        instruction, and the same entry into SQLAlchemy at the same depth, code and
-        instruction. What was found from the user frame outwards (callers, the test's call)
-        holds while that frame runs (see :meth:`~.callsite.CallSiteLocator.walk`). A loop over
-        lazy loads walks its stack once, not once per load. Called from :meth:`execution`:
-        depths count from its frame.
+        sent, a few frames looked up by depth tell whether it comes from the same place (see
+        :func:`_place`), and only the frames out from the user's are walked again. A loop over
+        lazy loads walks SQLAlchemy's frames once, not once per load.
         """
-        mark = self._mark_test_call(user)  # a unique id of the frame's own, as a test's call has
-        if mark is None:
-            return
-        frame: FrameType | None = sys._getframe(1)
-        depth = entry_depth = 0
-        while frame is not None and frame is not user:
-            if frame is entry:
-                entry_depth = depth
-            frame = frame.f_back
-            depth += 1
-        if frame is None or not entry_depth:
+        where = _place(sys._getframe(1), user, entry)  # depths count from execution()
+        if where is None:
             return
         if len(self._paths) >= PATHS_KEPT:
             self._paths.clear()
-        where = (depth, mark, user.f_lasti, entry_depth, entry.f_code, entry.f_lasti)
-        self._paths[sql] = (where, found)
+        self._paths[sql] = where
 
     @staticmethod
     def _shapes_of(dialect: Any) -> ShapeCache:
@@ -263,6 +259,77 @@ class Recorder:
 
 
 recorder = Recorder()
+
+
+def _place(start: FrameType, user: FrameType, entry: FrameType) -> Where | None:
+    """How to tell that a later statement comes from the same place: ``user`` and ``entry`` by
+    their depth from ``start`` (the recorder's frame), with their code and instruction; on a
+    greenlet's stack (``AsyncSession``), the root of that stack by its depth, then ``entry``
+    and ``user`` by their steps out from the parent greenlet's innermost frame.
+
+    The frames between the statement and the user frame held no user code when the stack was
+    walked (``user`` is the first found), and they are not looked at again: the same code at
+    the same instruction in the user frame, through the same entry (and root) at the same
+    depths, is taken for the same place. None when the entry is not where this can find it
+    again.
+    """
+    frame: FrameType | None = start
+    root = start
+    depth = 0
+    entry_depth = None
+    while frame is not None and frame is not user:
+        if frame is entry:
+            entry_depth = depth
+        root = frame
+        frame = frame.f_back
+        depth += 1
+    if frame is not None:
+        if entry_depth is None:
+            return None
+        return (True, depth, user.f_code, user.f_lasti, entry_depth, entry.f_code, entry.f_lasti)
+    if entry_depth is not None:  # the entry on the greenlet's own stack, the user frame beyond it
+        return None
+    frame = next_stack(None)[0]
+    steps = 0
+    entry_steps = None
+    while frame is not None and frame is not user:
+        if frame is entry:
+            entry_steps = steps
+        frame = frame.f_back
+        steps += 1
+    if frame is None or entry_steps is None:
+        return None
+    root_place = (depth - 1, root.f_code, root.f_lasti)
+    entry_place = (entry_steps, entry.f_code, entry.f_lasti)
+    return (False, *root_place, *entry_place, steps, user.f_code, user.f_lasti)
+
+
+def _same_place_in_parent(where: Where) -> tuple[FrameType, FrameType, object] | None:
+    """The entry, user frame and greenlet of the statement being recorded, if it comes from the
+    place ``where`` (made by :func:`_place` for a greenlet's stack), else None. Called from
+    :meth:`Recorder.execution`."""
+    _, root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti = (
+        where
+    )
+    try:
+        root = sys._getframe(root_depth + 1)
+    except ValueError:
+        return None
+    if root.f_back is not None or root.f_code is not root_code or root.f_lasti != root_lasti:
+        return None
+    frame, glet = next_stack(None)
+    entry = None
+    for step in range(user_steps):
+        if frame is None:
+            return None
+        if step == entry_steps:
+            entry = frame
+        frame = frame.f_back
+    if frame is None or frame.f_code is not code or frame.f_lasti != lasti:
+        return None
+    if entry is None or entry.f_code is not entry_code or entry.f_lasti != entry_lasti:
+        return None
+    return entry, frame, glet
 
 
 def _size(parameters: Any) -> int:
