@@ -76,11 +76,19 @@ LOCALS_KEY = "__perfbudget_request__"
 PATHS_KEPT = 10_000
 """SQL texts whose last path is kept (see :meth:`Recorder._remember`); past that, they start over."""
 
+Memo = list[Any]
+"""What was found out from a user frame, while that frame runs: ``[its mark, (call site, function,
+callers, test's call)]``; a mark of None when it may not be reused (see
+:meth:`Recorder._mark_running`)."""
+
+_RESUMED_ANYWHERE = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
 Where = tuple[Any, ...]
 """Where a statement was sent from, to tell the same place again (see :func:`_place`): on the
 recorder's own stack ``(True, user depth, user code, user instruction, entry depth, entry code,
 entry instruction)``; from a greenlet ``(False, root depth, root code, root instruction, entry
-steps, entry code, entry instruction, user steps, user code, user instruction)``."""
+steps, entry code, entry instruction, user steps, user code, user instruction)``. The recorder
+keeps a :data:`Memo` after either."""
 
 
 class Recorder:
@@ -95,7 +103,7 @@ class Recorder:
         self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
         # Per SQL text, where it was last sent from (see _remember).
-        self._paths: dict[str, Where] = {}
+        self._paths: dict[str, tuple[Any, ...]] = {}  # a Where and its Memo
 
     def configure(self, locator: CallSiteLocator) -> None:
         """Use ``locator`` from now on."""
@@ -135,38 +143,50 @@ class Recorder:
         test_call: Any = None
         locator = self.locator
         if locator is not None and self.call_sites:
-            entry: Any = None
-            path = self._paths.get(sql)
-            if path is not None:  # where this SQL came from last time: the same place again?
-                if path[0]:  # on this stack
-                    _, user_depth, user_code, user_lasti, entry_depth, entry_code, entry_lasti = path
+            user = entry = None
+            glet: object = None
+            place = self._paths.get(sql)
+            if place is not None:  # where this SQL came from last time: the same place again?
+                if place[0]:  # on this stack
+                    _, user_depth, user_code, user_lasti, entry_depth, entry_code, entry_lasti, memo = place
                     try:
                         user = sys._getframe(user_depth)
                     except ValueError:  # a shallower stack
                         user = None
                     if user is not None and user.f_code is user_code and user.f_lasti == user_lasti:
                         entry = sys._getframe(entry_depth)
-                        if entry.f_code is entry_code and entry.f_lasti == entry_lasti:
-                            call_site, function, callers, test_call = locator.outward(user)
-                        else:
-                            path = None
+                        if entry.f_code is not entry_code or entry.f_lasti != entry_lasti:
+                            user = None
                     else:
-                        path = None
+                        user = None
                 else:
-                    found = _same_place_in_parent(path)
+                    found = _same_place_in_parent(place)
                     if found is not None:
                         entry, user, glet = found
-                        call_site, function, callers, test_call = locator.outward(user, glet)
-                    else:
-                        path = None
-            if path is None:
+                        memo = place[-1]
+            if user is not None:
+                mark = memo[0]
+                if mark is not None and user.f_trace is mark:  # the very frame: its callers too
+                    call_site, function, callers, test_call = memo[1]
+                else:
+                    call_site, function, callers, test_call = locator.outward(user, glet)
+                    if test_call is not None and test_call.__class__ is not Request:  # a frame
+                        test_call = self._mark_test_call(test_call)
+                    memo[0] = self._mark_running(user)
+                    memo[1] = call_site, function, callers, test_call
+            else:
                 call_site, function, entry, callers, test_call, user = locator.walk(
                     sys._getframe(2)
                 )  # the wrapper's caller
+                if test_call is not None and test_call.__class__ is not Request:  # a frame
+                    test_call = self._mark_test_call(test_call)
                 if user is not None and entry is not None:
-                    self._remember(sql, user, entry)
-            if test_call is not None and test_call.__class__ is not Request:  # a frame
-                test_call = self._mark_test_call(test_call)
+                    self._remember(
+                        sql,
+                        user,
+                        entry,
+                        [self._mark_running(user), (call_site, function, callers, test_call)],
+                    )
             if entry is not None:
                 request = entry.f_trace
                 if request.__class__ is not Request:
@@ -196,18 +216,27 @@ class Recorder:
             )
         )
 
-    def _remember(self, sql: str, user: FrameType, entry: FrameType) -> None:
+    def _remember(self, sql: str, user: FrameType, entry: FrameType, memo: Memo) -> None:
         """Keep where ``sql`` was sent from, found by walking the stack, so that the next time it is
         sent, a few frames looked up by depth tell whether it comes from the same place (see
-        :func:`_place`), and only the frames out from the user's are walked again. A loop over
-        lazy loads walks SQLAlchemy's frames once, not once per load.
+        :func:`_place`). From there, only the frames out from the user's are walked again, and
+        not even those while the very same user frame runs (``memo``). A loop over lazy loads
+        walks SQLAlchemy's frames once, not once per load.
         """
         where = _place(sys._getframe(1), user, entry)  # depths count from execution()
         if where is None:
             return
         if len(self._paths) >= PATHS_KEPT:
             self._paths.clear()
-        self._paths[sql] = where
+        self._paths[sql] = (*where, memo)
+
+    def _mark_running(self, frame: FrameType) -> Request | None:
+        """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
+        as long as it runs: not for a generator, which whoever iterates it next resumes under
+        other callers. A coroutine is resumed by what awaits it, or by its task's step."""
+        if frame.f_code.co_flags & _RESUMED_ANYWHERE:
+            return None
+        return self._mark_test_call(frame)
 
     @staticmethod
     def _shapes_of(dialect: Any) -> ShapeCache:
@@ -309,7 +338,7 @@ def _same_place_in_parent(where: Where) -> tuple[FrameType, FrameType, object] |
     place ``where`` (made by :func:`_place` for a greenlet's stack), else None. Called from
     :meth:`Recorder.execution`."""
     _, root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti = (
-        where
+        where[:10]
     )
     try:
         root = sys._getframe(root_depth + 1)
