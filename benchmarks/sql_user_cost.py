@@ -64,6 +64,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 COMMON = """
+import gc
 import json
 import os
 import time
