@@ -25,9 +25,12 @@ average out:
 - Where the cyclic garbage collector runs its full collections moves with what the statements
   allocate, and one full collection of a big heap is tens of millions of instructions: with the
   2,000 parents of the lazy-load scenario loaded, a figure moved by 50,000 instructions per
-  statement from one layout to the next. Each test therefore starts with ``gc.freeze()``: what
-  pytest and the fixtures made is left out of later collections, whose cost then follows what
-  the loop itself allocates and keeps (the plugin's records among it).
+  statement from one layout to the next, and ``gc.freeze()`` alone turned that into a bias (the
+  collector's count of long-lived objects, set at the last full collection, differs between a
+  run with the plugin and one without). Each test therefore starts with ``gc.collect()`` and
+  ``gc.freeze()``: both runs start their loop with nothing pending, and what pytest and the
+  fixtures made is left out of later collections, whose cost then follows what the loop itself
+  allocates and keeps (the plugin's records among it).
 
 Scenarios: a Core ``text("select 1")``, a Core ``select()``, an ORM ``session.execute``, an ORM
 lazy load in a loop (one per parent), and an ``AsyncSession.execute`` on aiosqlite; all on SQLite
@@ -119,7 +122,8 @@ def connection():
 
 
 def test_statements(connection):
-    gc.freeze()  # what the fixtures made: see the benchmark's docstring
+    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
+    gc.freeze()
     start = time.perf_counter()
     for _ in range(STATEMENTS):
         connection.execute(text("select 1"))
@@ -138,7 +142,8 @@ def connection():
 
 
 def test_statements(connection):
-    gc.freeze()  # what the fixtures made: see the benchmark's docstring
+    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
+    gc.freeze()
     start = time.perf_counter()
     for _ in range(STATEMENTS):
         connection.execute(QUERY).all()
@@ -157,7 +162,8 @@ def session():
 
 
 def test_statements(session):
-    gc.freeze()  # what the fixtures made: see the benchmark's docstring
+    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
+    gc.freeze()
     start = time.perf_counter()
     for _ in range(STATEMENTS):
         session.execute(QUERY).scalar_one()
@@ -173,7 +179,8 @@ def parents():
 
 
 def test_statements(parents):
-    gc.freeze()  # what the fixtures made: see the benchmark's docstring
+    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
+    gc.freeze()
     start = time.perf_counter()
     for parent in parents:
         len(parent.children)
@@ -205,7 +212,8 @@ async def run(engine):
 
 
 def test_statements():
-    gc.freeze()  # what the fixtures made: see the benchmark's docstring
+    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
+    gc.freeze()
     loop = asyncio.new_event_loop()
     try:
         engine = loop.run_until_complete(prepare())
