@@ -62,8 +62,8 @@ one request, as any call into SQLAlchemy's."""
 Walk = tuple[
     str | None, str | None, FrameType | None, tuple[str, ...], "FrameType | int | None", FrameType | None
 ]
-"""A :data:`Site`, and the user frame it was found in when what was found there holds for as long
-as that frame runs (see :meth:`CallSiteLocator.walk`), else None."""
+"""A :data:`Site`, and the user frame it was found in (None when there is none): see
+:meth:`CallSiteLocator.walk`."""
 
 _NOWHERE: Walk = (None, None, None, (), None, None)
 

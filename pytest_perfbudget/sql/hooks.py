@@ -59,6 +59,10 @@ class Request(int):
     carries a marker belongs to that marker's request. A new call into SQLAlchemy
     has a new frame without one, even when CPython reuses the address of the last.
 
+    The same marker, with an id of its own, tells a test's call apart from the next, and
+    a frame of the user's code whose callers the recorder keeps (see ``Memo``) from
+    another frame of the same code.
+
     While a tracer is active (a debugger, coverage), ``f_trace`` is the tracer's: the
     marker goes into the frame's locals instead, under :data:`LOCALS_KEY`, which
     costs more. The marker is the request's id (an ``int``: made without a Python
