@@ -57,6 +57,25 @@ def capturing(rootdir: Path = ROOT, exclude: tuple[str, ...] = ()) -> Iterator[Q
         capture.log = previous
 
 
+def spy_on_walks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, int]]:
+    """The call site and the entry frame's address of each statement whose stack is walked from
+    now on (only the address: a frame kept here would keep its locals alive)."""
+    from pytest_perfbudget.sql import hooks
+
+    locator = hooks.recorder.locator
+    assert locator is not None
+    walk = locator.walk
+    walked: list[tuple[str | None, int]] = []
+
+    def spy(frame: Any) -> Any:
+        found = walk(frame)
+        walked.append((found[0], id(found[2])))
+        return found
+
+    monkeypatch.setattr(locator, "walk", spy)
+    return walked
+
+
 # --- models ---------------------------------------------------------------------------
 
 

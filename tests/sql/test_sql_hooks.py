@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sql_scenarios import capturing
+from sql_scenarios import capturing, spy_on_walks
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, exc, inspect, text
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.default import DefaultDialect
@@ -98,22 +98,6 @@ def test_statements_carry_call_site_kind_parameters_and_request(installed: None)
     assert "secret" not in repr(log.statements)
 
 
-def spy_on_walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The address of the entry frame of each statement whose stack is walked, from now on."""
-    locator = hooks.recorder.locator
-    assert locator is not None
-    walk = locator.walk
-    addresses: list[int] = []
-
-    def spy(frame: Any) -> Any:
-        found = walk(frame)
-        addresses.append(id(found[2]))
-        return found
-
-    monkeypatch.setattr(locator, "walk", spy)
-    return addresses
-
-
 def test_calls_from_one_line_are_requests_of_their_own_though_frames_reuse_addresses(
     installed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,10 +106,11 @@ def test_calls_from_one_line_are_requests_of_their_own_though_frames_reuse_addre
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
         with capturing() as log:
-            addresses = spy_on_walks(monkeypatch)
+            walked = spy_on_walks(monkeypatch)
             for _ in range(5):
                 connection.execute(text("SELECT 1"))
 
+    addresses = [address for _, address in walked]
     assert len(addresses) == 5
     assert len(set(addresses)) < len(addresses)  # CPython gave a later call an earlier one's address
     assert len({statement.request for statement in log.counted}) == 5

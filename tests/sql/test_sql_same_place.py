@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sql_scenarios import capturing
+from sql_scenarios import capturing, spy_on_walks
 from sqlalchemy import ForeignKey, create_engine, insert, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -104,7 +104,7 @@ def found(log: QueryLog) -> list[tuple[Any, ...]]:
 
 def both_ways(
     run: Callable[[], object], monkeypatch: pytest.MonkeyPatch
-) -> dict[bool, tuple[QueryLog, list[str]]]:
+) -> dict[bool, tuple[QueryLog, list[tuple[str | None, int]]]]:
     """The log and the walks of ``run``, with the recorder remembering places (True) and
     walking every statement (False), both from this one line."""
     done = {}
@@ -116,21 +116,6 @@ def both_ways(
             run()
         done[remembering] = (log, walked)
     return done
-
-
-def spy_on_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    locator = hooks.recorder.locator
-    assert locator is not None
-    walk = locator.walk
-    walked: list[str] = []
-
-    def spy(frame: Any) -> Any:
-        site = walk(frame)
-        walked.append(str(site[0]))
-        return site
-
-    monkeypatch.setattr(locator, "walk", spy)
-    return walked
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
