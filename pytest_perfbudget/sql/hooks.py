@@ -81,9 +81,9 @@ PATHS_KEPT = 10_000
 """SQL texts whose last path is kept (see :meth:`Recorder._remember`); past that, they start over."""
 
 Memo = list[Any]
-"""What was found out from a user frame, while that frame runs: ``[its mark, (call site, function,
-callers, test's call)]``; a mark of None when it may not be reused (see
-:meth:`Recorder._mark_running`)."""
+"""What was found out from a user frame, while that frame runs: ``[(its mark, (call site,
+function, callers, test's call))]``, replaced whole; a mark of None when it may not be reused
+(see :meth:`Recorder._mark_running`)."""
 
 _RESUMED_ANYWHERE = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
@@ -169,15 +169,14 @@ class Recorder:
                         entry, user, glet = found
                         memo = place[-1]
             if user is not None:
-                mark = memo[0]
+                mark, outside = memo[0]  # one read: another thread may replace it meanwhile
                 if mark is not None and user.f_trace is mark:  # the very frame: its callers too
-                    call_site, function, callers, test_call = memo[1]
+                    call_site, function, callers, test_call = outside
                 else:
                     call_site, function, callers, test_call = locator.outward(user, glet)
                     if test_call is not None and test_call.__class__ is not Request:  # a frame
                         test_call = self._mark_test_call(test_call)
-                    memo[0] = self._mark_running(user)
-                    memo[1] = call_site, function, callers, test_call
+                    memo[0] = self._mark_running(user), (call_site, function, callers, test_call)
             else:
                 call_site, function, entry, callers, test_call, user = locator.walk(
                     sys._getframe(2)
@@ -189,7 +188,7 @@ class Recorder:
                         sql,
                         user,
                         entry,
-                        [self._mark_running(user), (call_site, function, callers, test_call)],
+                        [(self._mark_running(user), (call_site, function, callers, test_call))],
                     )
             if entry is not None:
                 request = entry.f_trace
