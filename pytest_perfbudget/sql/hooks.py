@@ -78,7 +78,7 @@ class Request(int):
 LOCALS_KEY = "__perfbudget_request__"
 
 PATHS_KEPT = 10_000
-"""SQL texts whose last path is kept (see :meth:`Recorder._remember`); past that, they start over."""
+"""Statement shapes whose last place is kept (see :meth:`Recorder._remember`); past that, they start over."""
 
 Memo = list[Any]
 """What was found out from a user frame, while that frame runs: ``[(its mark, (call site,
@@ -106,7 +106,8 @@ class Recorder:
         # Under --perf-explain: shown each query's shape, text and execution context (see .explain).
         self.observer: Callable[[str, str, Any], None] | None = None
         self._ids = itertools.count(1)
-        # Per SQL text, where it was last sent from (see _remember).
+        # Per statement shape, where it was last sent from (see _remember). The shape, not the
+        # text: a statement with its values written into it is the same place each time.
         self._paths: dict[str, tuple[Any, ...]] = {}  # a Where and its Memo
 
     def configure(self, locator: CallSiteLocator) -> None:
@@ -149,7 +150,7 @@ class Recorder:
         if locator is not None and self.call_sites:
             user = entry = None
             glet: object = None
-            place = self._paths.get(sql)
+            place = self._paths.get(shape)
             if place is not None:  # where this SQL came from last time: the same place again?
                 if place[0]:  # on this stack
                     _, user_depth, user_code, user_lasti, entry_depth, entry_code, entry_lasti, memo = place
@@ -185,7 +186,7 @@ class Recorder:
                     test_call = self._mark_test_call(test_call)
                 if user is not None and entry is not None:
                     self._remember(
-                        sql,
+                        shape,
                         user,
                         entry,
                         [(self._mark_running(user), (call_site, function, callers, test_call))],
@@ -219,9 +220,9 @@ class Recorder:
             )
         )
 
-    def _remember(self, sql: str, user: FrameType, entry: FrameType, memo: Memo) -> None:
-        """Keep where ``sql`` was sent from, found by walking the stack, so that the next time it is
-        sent, a few frames looked up by depth tell whether it comes from the same place (see
+    def _remember(self, shape: str, user: FrameType, entry: FrameType, memo: Memo) -> None:
+        """Keep where a statement of ``shape`` was sent from, found by walking the stack, so that
+        the next time one is sent, a few frames looked up by depth tell whether it comes from the same place (see
         :func:`_place`). From there, only the frames out from the user's are walked again, and
         not even those while the very same user frame runs (``memo``). A loop over lazy loads
         walks SQLAlchemy's frames once, not once per load.
@@ -231,7 +232,7 @@ class Recorder:
             return
         if len(self._paths) >= PATHS_KEPT:
             self._paths.clear()
-        self._paths[sql] = (*where, memo)
+        self._paths[shape] = (*where, memo)
 
     def _mark_running(self, frame: FrameType) -> Request | None:
         """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
@@ -340,8 +341,8 @@ def _same_place_in_parent(where: Where) -> tuple[FrameType, FrameType, object] |
     """The entry, user frame and greenlet of the statement being recorded, if it comes from the
     place ``where`` (made by :func:`_place` for a greenlet's stack), else None. Called from
     :meth:`Recorder.execution`."""
-    _, root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti = (
-        where[:10]
+    _, root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti, _ = (
+        where
     )
     try:
         root = sys._getframe(root_depth + 1)

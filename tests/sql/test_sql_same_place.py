@@ -71,6 +71,11 @@ def lazy_loads(session: Session) -> None:
         children_of(parent)
 
 
+def values_in_the_text(session: Session) -> None:
+    for number in range(4):
+        session.execute(text(f"SELECT {number}"))  # one shape, four texts
+
+
 def recursion(session: Session, depth: int = 3) -> None:
     session.execute(text("SELECT 2"))
     if depth:
@@ -82,6 +87,7 @@ SCENARIOS: dict[str, Callable[[Session], None]] = {
     "helper per item": helper_per_item,
     "lazy loads": lazy_loads,
     "recursion": recursion,
+    "values in the text": values_in_the_text,
 }
 
 
@@ -142,6 +148,17 @@ def test_a_helper_called_from_the_test_per_item_is_a_call_of_the_test_each_time(
     assert len(walked) == 1
     assert len({statement.test_call for statement in log.counted}) == 4
     assert len({statement.request for statement in log.counted}) == 4
+
+
+def test_statements_of_one_shape_from_one_place_are_walked_once(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with capturing() as log:
+        walked = spy_on_walks(monkeypatch)
+        values_in_the_text(session)
+
+    assert len({statement.sql for statement in log.counted}) == 4
+    assert len(walked) == 1
 
 
 def test_statements_from_an_async_session_are_found_again_through_the_greenlet(
