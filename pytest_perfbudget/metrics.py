@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from .measure import Sample
@@ -97,7 +96,7 @@ def compute(
     """
     if traced is None and len(samples) == 1:
         only = samples[0]
-        if not only.ops and only.rss is None and not only.queries.statements:
+        if not only.ops and only.rss is None and not only.queries.records:
             return Metrics(plain_values(only.wall, only.cpu), [])
     values: dict[str, Any] = {}
     timed = list(samples) if samples else ([traced] if traced is not None else [])
@@ -122,7 +121,7 @@ def compute(
     suspects: list[Suspect] = []
     repeated_by_test: list[Suspect] = []
     slowest = None
-    if everything and not [sample for sample in everything if sample.queries.statements]:
+    if everything and not [sample for sample in everything if sample.queries.records]:
         values["queries"] = 0  # no SQL at all, the usual case: what the general path gives
         values["sql_time"] = 0.0
         values["n_plus_one"] = 0
@@ -133,9 +132,11 @@ def compute(
         per_sample = [sample.queries.n_plus_one(threshold, ignore) for sample in everything]
         suspects, repeated_by_test = max(per_sample, key=lambda found: len(found[0]))
         values["n_plus_one"] = len(suspects)
-        statements = [statement for sample in everything for statement in sample.queries.statements]
-        if statements:
-            slowest = max(statements, key=attrgetter("duration")).shape
+        slowest_each = [
+            found for sample in everything if (found := sample.queries.slowest_shape()) is not None
+        ]
+        if slowest_each:
+            slowest = max(slowest_each)[1]
         not_kept = max(sample.queries.not_kept for sample in everything)
         return Metrics(values, suspects, slowest, memory_lost, repeated_by_test, not_kept)
     return Metrics(values, suspects, slowest, memory_lost, repeated_by_test)

@@ -1,29 +1,54 @@
 """What a test sent to the database, and the N+1 analysis over it.
 
-This module holds no database code: SQL instrumentation (see the SQL issue)
-appends :class:`Statement` records to the :data:`capture` target while a
-test's call phase is measured. Everything that judges or reports statements
-works on these records only.
+This module holds no database code: SQL instrumentation (:mod:`.sql.hooks`) adds a
+:data:`Record` per statement to the :data:`capture` target while a test's call phase is
+measured. Everything that judges statements works on those records; ``perf.queries.statements``
+shows them as :class:`Statement` objects, made when read.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, replace
+from itertools import compress, repeat
+from operator import eq, is_, itemgetter
+from typing import Any, Literal, NamedTuple
 
 StatementKind = Literal["query", "transaction", "setup"]
 
+Site = tuple["str | None", "str | None", tuple[str, ...]]
+"""Where in the user's code a statement was sent from: the call site (``path:line``), the function
+there, and the call sites of the callers further out, innermost first (see :mod:`.sql.callsite`).
+Statements sent from one place share one such tuple."""
 
-@dataclass(slots=True)
-class Statement:
-    """One statement sent to a database. Parameter values are never kept, only counted.
+NO_SITE: Site = (None, None, ())
+"""The site of a statement sent from no frame of the user's code, or recorded without call sites."""
 
-    Not frozen: a frozen dataclass costs microseconds to build, and one is built
-    for every statement a measured test runs. Treat it as read-only.
-    """
+Record = tuple[str, str, float, int, bool, Site, StatementKind, Any, "int | None", int, "int | None"]
+"""One statement as it is recorded: ``(sql, shape, duration, parameters, executemany, site, kind,
+rowcount, request, batch, test's call)``, the fields of :class:`Statement` in a plain tuple, with
+the cursor's ``rowcount`` as the driver gave it (:class:`Statement` keeps only a count).
+
+A plain tuple because one is made for every statement a measured test sends: one allocation, no
+Python code run to make it. The analysis reads its fields with C-level getters over all records
+(``map`` with the getters below), and a collection stops tracking it once it has seen it holds
+no container."""
+
+_SHAPE = itemgetter(1)
+_DURATION = itemgetter(2)
+_SITE = itemgetter(5)
+_KIND = itemgetter(6)
+_REQUEST = itemgetter(8)
+_TEST_CALL = itemgetter(10)
+_PLACE = itemgetter(1, 5)  # shape and site: where statements repeat from (see _repeats)
+
+Place = tuple[str, Site]
+
+
+class Statement(NamedTuple):
+    """One statement sent to a database. Parameter values are never kept, only counted."""
 
     sql: str
     shape: str  # normalized fingerprint: the same query with other values has one shape
@@ -45,11 +70,61 @@ class Statement:
 
     @property
     def is_select(self) -> bool:
-        return self.shape.lstrip("( ").upper().startswith(("SELECT", "WITH"))
+        return is_select(self.shape)
 
     @property
     def is_write(self) -> bool:
-        return self.shape.lstrip("( ").upper().startswith(("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE"))
+        return is_write(self.shape)
+
+
+def statement_of(record: Record) -> Statement:
+    """The :class:`Statement` a record stands for."""
+    sql, shape, duration, parameters, executemany, site, kind, rowcount, request, batch, test_call = record
+    call_site, function, callers = site
+    rows = rowcount if rowcount.__class__ is int and rowcount >= 0 else None  # -1, None: not known
+    return Statement(
+        sql,
+        shape,
+        duration,
+        parameters,
+        executemany,
+        call_site,
+        function,
+        kind,
+        rows,
+        request,
+        batch,
+        callers,
+        test_call,
+    )
+
+
+def record_of(statement: Statement) -> Record:
+    """The record of ``statement`` (a log made from statements, in tests and blocks)."""
+    site = (statement.call_site, statement.function, statement.callers)
+    return (
+        statement.sql,
+        statement.shape,
+        statement.duration,
+        statement.parameters,
+        statement.executemany,
+        site,
+        statement.kind,
+        statement.rows,
+        statement.request,
+        statement.batch,
+        statement.test_call,
+    )
+
+
+def is_select(shape: str) -> bool:
+    """Whether a statement of ``shape`` reads (``SELECT``, ``WITH``)."""
+    return shape.lstrip("( ").upper().startswith(("SELECT", "WITH"))
+
+
+def is_write(shape: str) -> bool:
+    """Whether a statement of ``shape`` writes (``INSERT``, ``UPDATE``, ``DELETE``, ...)."""
+    return shape.lstrip("( ").upper().startswith(("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE"))
 
 
 @dataclass(frozen=True)
@@ -73,19 +148,19 @@ class Suspect:
 DETAIL_LIMIT = 10_000
 """Statements of one round kept one by one; beyond, each is folded into its group (:class:`Folded`)."""
 
-FoldKey = tuple[str, "str | None", tuple[str, ...], StatementKind]  # shape, call site, callers, kind
+FoldKey = tuple[str, Site, StatementKind]  # shape, site, kind
 
 
 @dataclass(slots=True)
 class Folded:
-    """Statements of one shape, call site, callers and kind past :data:`DETAIL_LIMIT`: counted
-    as they come, for what the N+1 analysis needs, and not kept.
+    """Statements of one shape, site and kind past :data:`DETAIL_LIMIT`: counted as they come,
+    for what the N+1 analysis needs, and not kept.
 
     Requests are told apart by their ids, which grow from one call into SQLAlchemy to the
     next: a statement whose request id is above the last one seen here starts a request.
     """
 
-    first: Statement  # the first one folded: its text and function stand for the group
+    first: Record  # the first one folded: its text and function stand for the group
     statements: int = 0
     duration: float = 0.0
     requests: int = 0
@@ -93,16 +168,20 @@ class Folded:
     last_call: int | None = None
     once_per_call: bool = True  # one request per test's call, and every statement in one
 
-    def add(self, statement: Statement) -> None:
+    def record(self, statement: Statement) -> None:
+        """Add ``statement`` as the recorder adds what it records."""
+        self.add(record_of(statement))
+
+    def add(self, record: Record) -> None:
         self.statements += 1
-        self.duration += statement.duration
-        request = statement.request
+        self.duration += record[2]
+        request = record[8]
         new_request = request is None or request > self.last_request
         if new_request:
             self.requests += 1
             if request is not None:
                 self.last_request = request
-        call = statement.test_call
+        call = record[10]
         if call is None:
             self.once_per_call = False
         elif call != self.last_call:
@@ -127,35 +206,61 @@ Mark = tuple[int, dict[FoldKey, Folded]]
 """Where a log was at one moment (:meth:`QueryLog.mark`), for :meth:`QueryLog.since`."""
 
 
-@dataclass
 class QueryLog:
     """The statements of one measured round, in order; what ``perf.queries`` shows.
 
     Memory stays bounded whatever a test sends: the first :data:`DETAIL_LIMIT` statements
-    are kept one by one (``statements``), and later ones only counted in ``folded``, one
-    :class:`Folded` per shape, call site, callers and kind. Counts, SQL time and the N+1
+    are kept one by one (``records``, shown as ``statements``), and later ones only counted in
+    ``folded``, one :class:`Folded` per shape, site and kind. Counts, SQL time and the N+1
     analysis take both in; ``statements``, ``counted`` and ``by_shape()`` show the kept ones.
     """
 
-    statements: list[Statement] = field(default_factory=list)
-    folded: dict[FoldKey, Folded] = field(default_factory=dict)
-    _kept_requests: dict[FoldKey, int] | None = field(default=None, repr=False, compare=False)
+    def __init__(
+        self, statements: Iterable[Statement] = (), folded: dict[FoldKey, Folded] | None = None
+    ) -> None:
+        self.records: list[Record] = list(map(record_of, statements))
+        self.folded: dict[FoldKey, Folded] = {} if folded is None else folded
+        self._statements: list[Statement] = []  # the records read as statements so far
+        self._kept_requests: dict[FoldKey, int] | None = None
+
+    @classmethod
+    def of(cls, records: list[Record], folded: dict[FoldKey, Folded] | None = None) -> QueryLog:
+        """A log of ``records``."""
+        log = cls(folded=folded)
+        log.records = records
+        return log
+
+    def __repr__(self) -> str:
+        return f"QueryLog({self.statements!r}, {self.folded!r})"
 
     def record(self, statement: Statement) -> None:
-        if len(self.statements) < DETAIL_LIMIT:
-            self.statements.append(statement)
-        else:
-            self.fold(statement)
+        """Add ``statement`` as the recorder adds what it records."""
+        self.add(record_of(statement))
 
-    def fold(self, statement: Statement) -> None:
-        """Count ``statement`` in its group without keeping it (past :data:`DETAIL_LIMIT`)."""
-        key = (statement.shape, statement.call_site, statement.callers, statement.kind)
+    def add(self, record: Record) -> None:
+        """Keep ``record``, or fold it past :data:`DETAIL_LIMIT`."""
+        if len(self.records) < DETAIL_LIMIT:
+            self.records.append(record)
+        else:
+            self.fold(record)
+
+    def fold(self, record: Record) -> None:
+        """Count ``record`` in its group without keeping it (past :data:`DETAIL_LIMIT`)."""
+        key = (record[1], record[5], record[6])
         group = self.folded.get(key)
         if group is None:
             if self._kept_requests is None:
-                self._kept_requests = _last_requests(self.statements)
-            group = self.folded[key] = Folded(statement, last_request=self._kept_requests.get(key, 0))
-        group.add(statement)
+                self._kept_requests = _last_requests(self.records)
+            group = self.folded[key] = Folded(record, last_request=self._kept_requests.get(key, 0))
+        group.add(record)
+
+    @property
+    def statements(self) -> list[Statement]:
+        """The kept statements, in order (made from the records when read)."""
+        made = self._statements
+        if len(made) < len(self.records):
+            made.extend(map(statement_of, self.records[len(made) :]))
+        return made
 
     @property
     def not_kept(self) -> int:
@@ -170,15 +275,22 @@ class QueryLog:
     @property
     def count(self) -> int:
         """Round trips counted towards ``queries`` (transaction control excluded)."""
-        kept = len([statement for statement in self.statements if statement.kind == "query"])
+        kept = list(map(_KIND, self.records)).count("query")
         if not self.folded:
             return kept
-        return kept + sum(group.statements for group in self.folded.values() if group.first.counted)
+        return kept + sum(group.statements for group in self.folded.values() if group.first[6] == "query")
 
     @property
     def total_time(self) -> float:
-        kept = sum([statement.duration for statement in self.statements])
+        kept: float = sum(map(_DURATION, self.records))
         return kept + sum(group.duration for group in self.folded.values())
+
+    def slowest_shape(self) -> tuple[float, str] | None:
+        """The duration and shape of the slowest statement kept, if any."""
+        if not self.records:
+            return None
+        slowest = max(self.records, key=_DURATION)
+        return slowest[2], slowest[1]
 
     def by_shape(self) -> dict[str, list[Statement]]:
         """Kept counted statements grouped by fingerprint, in order of first appearance."""
@@ -189,13 +301,13 @@ class QueryLog:
 
     def mark(self) -> Mark:
         """Where the log is now: :meth:`since` gives what came after."""
-        return len(self.statements), {key: replace(group) for key, group in self.folded.items()}
+        return len(self.records), {key: replace(group) for key, group in self.folded.items()}
 
     def since(self, start: int | Mark) -> QueryLog:
         """The statements recorded after ``start``, a :meth:`mark` or a number of statements
         (a block's share)."""
         if isinstance(start, int):
-            return QueryLog(self.statements[start:])
+            return QueryLog.of(self.records[start:])
         kept, earlier = start
         folded = {}
         for key, group in self.folded.items():
@@ -203,7 +315,7 @@ class QueryLog:
             share = group if before is None else group.minus(before)
             if share.statements:
                 folded[key] = share
-        return QueryLog(self.statements[kept:], folded)
+        return QueryLog.of(self.records[kept:], folded)
 
     def suspects(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
         """SELECT shapes requested ``threshold`` times or more from one call site: likely N+1s.
@@ -227,8 +339,7 @@ class QueryLog:
 
     def n_plus_one(self, threshold: int, ignore: Sequence[str] = ()) -> tuple[list[Suspect], list[Suspect]]:
         """:meth:`suspects` and :meth:`repeated_by_test`, from one pass."""
-        counted = self.counted
-        return _repeats(counted, self.folded, lambda statement: statement.is_select, threshold, ignore)
+        return _repeats(_queries(self.records), self.folded, is_select, threshold, ignore)
 
     def repeated_writes(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
         """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
@@ -237,68 +348,69 @@ class QueryLog:
         kind of round trips a batch would save. Counted as :meth:`suspects` counts, and
         as there, repeats that the test made are left out.
         """
-        counted = self.counted
-        return _repeats(counted, self.folded, lambda statement: statement.is_write, threshold, ignore)[0]
+        return _repeats(_queries(self.records), self.folded, is_write, threshold, ignore)[0]
 
     def __len__(self) -> int:
         """Every statement recorded, kept or not."""
-        return len(self.statements) + (self.not_kept if self.folded else 0)
+        return len(self.records) + (self.not_kept if self.folded else 0)
 
     def __iter__(self) -> Iterator[Statement]:
         return iter(self.statements)
 
 
 def _repeats(
-    statements: Sequence[Statement],
+    records: list[Record],
     folded: dict[FoldKey, Folded],
-    wanted: Callable[[Statement], bool],
+    wanted: Callable[[str], bool],
     threshold: int,
     ignore: Sequence[str],
 ) -> tuple[list[Suspect], list[Suspect]]:
     """Shapes repeated ``threshold`` times or more from one call site with the same callers:
-    the suspects, and the repeats that the test made. ``statements`` are every counted one
-    kept, ``folded`` the groups of those not kept.
+    the suspects, and the repeats that the test made. ``records`` are every counted one
+    kept, ``folded`` the groups of those not kept; ``wanted`` tells the shapes to judge.
 
     A loop runs its statement from the same call site with the same callers each
     time; a helper called from several lines runs it with other callers. Chains that
     reach the threshold are reported together, per shape and call site, with their
     requests added up.
+
+    It runs after every measured call that sent SQL, over every statement: the passes over
+    the records are C-level (``map``, ``zip``, ``set``, ``Counter``), and the Python loops
+    below go over places, not statements.
     """
-    by_place: dict[tuple[str, str | None, tuple[str, ...]], list[Statement]] = {}
-    for statement in statements:  # grouped first: what is wanted is the shape's, judged once
-        key = (statement.shape, statement.call_site, statement.callers)
-        group = by_place.get(key)
-        if group is None:
-            by_place[key] = [statement]
-        else:
-            group.append(statement)
-    chains: dict[tuple[str, str | None], dict[tuple[str, ...], list[Statement]]] = defaultdict(dict)
-    for (shape, call_site, callers), repeats in by_place.items():
-        if wanted(repeats[0]):
-            chains[(shape, call_site)][callers] = repeats
-    more: dict[tuple[str, str | None, tuple[str, ...]], Folded] = {}
-    for (shape, call_site, callers, kind), folded_group in folded.items():
-        if kind == "query" and wanted(folded_group.first):
-            chains[(shape, call_site)].setdefault(callers, [])
-            more[(shape, call_site, callers)] = folded_group
+    places: list[Place] = list(map(_PLACE, records))
+    kept = _requests_per_place(places, list(map(_REQUEST, records)))
+    first = dict(zip(reversed(places), reversed(records), strict=True))  # each place's first record
+    chains: dict[tuple[str, str | None], dict[Site, int]] = defaultdict(dict)
+    judged: dict[str, bool] = {}
+    for (shape, site), requests in kept.items():
+        if judged.setdefault(shape, wanted(shape)):
+            chains[(shape, site[0])][site] = requests
+    more: dict[Place, Folded] = {}
+    for (shape, site, kind), folded_group in folded.items():
+        if kind == "query" and wanted(shape):
+            chains[(shape, site[0])].setdefault(site, 0)
+            more[(shape, site)] = folded_group
     found: list[Suspect] = []
     made_by_test: list[Suspect] = []
-    calls: dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]] | None = None
-    for (shape, call_site), by_callers in chains.items():
+    calls: dict[int, tuple[Place, ...]] | None = None
+    for (shape, call_site), by_site in chains.items():
         count = repeated = 0
         function = None
-        for callers, repeats in by_callers.items():
-            tail = more.get((shape, call_site, callers)) if more else None
-            kept = _requests(repeats)
-            requested = kept + (tail.requests if tail is not None else 0)
+        for site, requests in by_site.items():
+            place = (shape, site)
+            tail = more.get(place) if more else None
+            opening = first.get(place)
+            requested = requests + (tail.requests if tail is not None else 0)
             if function is None:
-                function = repeats[0].function if repeats else tail.first.function if tail else None
+                function = site[1]
             if requested < threshold:
                 continue
-            if repeats and repeats[0].test_call is not None and (tail is None or tail.once_per_call):
+            if opening and opening[10] is not None and (tail is None or tail.once_per_call):
                 if calls is None:
-                    calls = _test_calls(statements, bool(folded))
-                if _made_by_the_test(repeats, kept, calls):
+                    calls = _test_calls(records, places, bool(folded))
+                test_calls = set(compress(map(_TEST_CALL, records), map(eq, places, repeat(place))))
+                if _made_by_the_test(test_calls, requests, calls):
                     repeated += requested
                     continue
             count += requested
@@ -310,40 +422,57 @@ def _repeats(
     return sorted(found, key=lambda suspect: -suspect.count), made_by_test
 
 
-def _last_requests(statements: Iterable[Statement]) -> dict[FoldKey, int]:
+def _requests_per_place(places: list[Place], requests: list[int | None]) -> dict[Place, int]:
+    """Distinct requests per place, in order of first appearance; a statement without a request
+    id is a request of its own."""
+    distinct = Counter(map(itemgetter(0), set(zip(places, requests, strict=True))))  # no id: one
+    alone = Counter(compress(places, map(is_, requests, repeat(None))))
+    counts = dict.fromkeys(places, 0)
+    for place in counts:
+        counts[place] = distinct[place] + max(alone[place] - 1, 0)
+    return counts
+
+
+def _queries(records: list[Record]) -> list[Record]:
+    """The records of kind ``query``: all of them, in the usual case, found in one C-level pass."""
+    kinds = list(map(_KIND, records))
+    if kinds.count("query") == len(kinds):
+        return records
+    return list(compress(records, map(eq, kinds, repeat("query"))))
+
+
+def _last_requests(records: Iterable[Record]) -> dict[FoldKey, int]:
     """The highest request id kept per group: a folded statement of that request or an earlier
     one is no new request of the group."""
     last: dict[FoldKey, int] = {}
-    for statement in statements:
-        if statement.request is not None:
-            key = (statement.shape, statement.call_site, statement.callers, statement.kind)
-            last[key] = max(last.get(key, 0), statement.request)
+    for record in records:
+        request = record[8]
+        if request is not None:
+            key = (record[1], record[5], record[6])
+            last[key] = max(last.get(key, 0), request)
     return last
 
 
-def _test_calls(
-    statements: Sequence[Statement], cut: bool
-) -> dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]]:
-    """What each call of the test into the code under test sent: shapes, call sites and callers.
+def _test_calls(records: list[Record], places: list[Place], cut: bool) -> dict[int, tuple[Place, ...]]:
+    """What each call of the test into the code under test sent: the places of its statements.
 
     With the log ``cut`` (statements folded past the detail kept), the last call kept may have
     sent more than was kept: it is left out.
     """
-    sent: dict[int, list[tuple[str, str | None, tuple[str, ...]]]] = defaultdict(list)
-    for statement in statements:
-        if statement.test_call is not None:
-            sent[statement.test_call].append((statement.shape, statement.call_site, statement.callers))
-    if cut and statements and statements[-1].test_call is not None:
-        del sent[statements[-1].test_call]
+    sent: dict[int, list[Place]] = defaultdict(list)
+    for call, place in zip(map(_TEST_CALL, records), places, strict=True):
+        if call is not None:
+            sent[call].append(place)
+    if cut and records and records[-1][10] is not None:
+        del sent[records[-1][10]]
     return {call: tuple(keys) for call, keys in sent.items()}
 
 
 def _made_by_the_test(
-    repeats: Sequence[Statement],
-    requested: int,
-    calls: dict[int, tuple[tuple[str, str | None, tuple[str, ...]], ...]],
+    test_calls: set[int | None], requested: int, calls: dict[int, tuple[Place, ...]]
 ) -> bool:
-    """Whether ``repeats`` repeat only because the test called the code under test that often.
+    """Whether statements of one place, sent from ``test_calls`` in ``requested`` requests,
+    repeat only because the test called the code under test that often.
 
     So when each repeat is one request of its own call of the test's (a benchmark's round,
     an iteration of the test's loop), and every such call sent the same statements, at
@@ -351,20 +480,13 @@ def _made_by_the_test(
     repeats within one call. A call that sends a single statement cannot be told from a
     loop over data: its repeats stay suspects.
     """
-    ids = {statement.test_call for statement in repeats}
-    if not ids or None in ids or len(ids) != requested:
+    if not test_calls or None in test_calls or len(test_calls) != requested:
         return False
-    sent = {calls[call] for call in ids if call in calls}
+    sent = {calls[call] for call in test_calls if call is not None and call in calls}
     if len(sent) != 1:
         return False
     (keys,) = sent
     return len(set(keys)) >= 2
-
-
-def _requests(statements: Sequence[Statement]) -> int:
-    """Distinct requests among ``statements``; a statement without a request id is one."""
-    ids = {statement.request for statement in statements if statement.request is not None}
-    return len(ids) + sum(1 for statement in statements if statement.request is None)
 
 
 def _ignored(shape: str, call_site: str | None, ignore: Sequence[str]) -> bool:

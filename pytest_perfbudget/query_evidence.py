@@ -63,7 +63,7 @@ def slowest_shapes(statements: Iterable[Statement]) -> list[ShapeTime]:
 
 def _busiest_call(measurement: Measurement) -> QueryLog | None:
     """The statements of the call that spent the most time in SQL, if any ran SQL."""
-    logs = [sample.queries for sample in measurement.all_samples if sample.queries.statements]
+    logs = [sample.queries for sample in measurement.all_samples if sample.queries.records]
     return max(logs, key=lambda log: log.total_time) if logs else None
 
 

@@ -181,7 +181,7 @@ def plain_call_within_budget(wall: float, cpu: float, log: QueryLog, plan: Plan)
     measured, not rounded as a record holds them: a call within a rounding of a limit is left to
     :func:`judge`, which gives the verdict on the rounded value.
     """
-    if log.statements or active_tracer() is not None:
+    if log.records or active_tracer() is not None:
         return False
     time_ceiling, cpu_ceiling = plan.ceilings
     return wall <= time_ceiling and cpu <= cpu_ceiling

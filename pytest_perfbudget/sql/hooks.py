@@ -28,12 +28,12 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from types import FrameType
-from typing import Any
+from types import CodeType, FrameType
+from typing import Any, NamedTuple
 
-from ..queries import DETAIL_LIMIT, QueryLog, Statement, StatementKind, capture
+from ..queries import DETAIL_LIMIT, NO_SITE, QueryLog, Site, StatementKind, capture
 from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
-from .fingerprint import ShapeCache, quoting_of, shapes_for
+from .fingerprint import Quoting, quoting_of, shapes_for
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
 TRANSACTION_METHODS = {"do_begin": "BEGIN", "do_commit": "COMMIT", "do_rollback": "ROLLBACK"}
@@ -44,6 +44,10 @@ SAVEPOINT_METHODS = {
 }
 SETUP_METHODS = ("initialize",)
 _MARK = "__perfbudget_wrapped__"
+
+# Read on every statement: module globals, one lookup each.
+_getframe = sys._getframe
+_gettrace = sys.gettrace
 
 AnyFunction = Callable[..., Any]
 
@@ -77,43 +81,83 @@ class Request(int):
 
 LOCALS_KEY = "__perfbudget_request__"
 
-PATHS_KEPT = 10_000
-"""Statement shapes whose last place is kept (see :meth:`Recorder._remember`); past that, they start over."""
+_next_request = map(Request, itertools.count(1)).__next__
+"""A new request marker (see :class:`Request`); ids grow from one to the next."""
 
-Memo = list[Any]
-"""What was found out from a user frame, while that frame runs: ``[(its mark, (call site,
-function, callers, test's call))]``, replaced whole; a mark of None when it may not be reused
-(see :meth:`Recorder._mark_running`)."""
+NOT_REUSED = object()
+"""The mark of a place's site that may not be reused: no frame's ``f_trace`` is ever this (see
+:meth:`Recorder._mark_running`)."""
+
+TEXTS_KEPT = 4096
+"""Statement texts whose shape and place a recorder keeps per quoting; past that, they start over."""
+
+PLACES_KEPT = 10_000
+"""Statement shapes whose last place is kept (see :data:`Holder`); past that, they start over."""
+
+Holder = list[Any]
+"""Where statements of one shape were last sent from, to tell the same place the next time:
+``[where, mark, site, test's call]``, read and replaced whole (one bytecode each way: another
+thread may replace it meanwhile).
+
+``where`` is None before the first walk; on the recorder's own stack it is a plain tuple
+``(user depth, user code, user instruction, entry depth)``, the depths counted from
+:meth:`Recorder.execution`; from a greenlet's stack (``AsyncSession``) a :class:`ParentPlace`.
+``site`` and the test's call are what was found out from the user frame, reused while that
+very frame runs: the frame whose ``f_trace`` is ``mark`` (see :class:`Request`)."""
+
+
+class ParentPlace(NamedTuple):
+    """Where on a greenlet's stack a statement was sent from: the root of the greenlet's own
+    stack by its depth from :meth:`Recorder.execution`, then the entry and the user frame by
+    their steps out from the parent greenlet's innermost frame (see :func:`_place`)."""
+
+    root_depth: int
+    root_code: CodeType
+    root_lasti: int
+    entry_steps: int
+    entry_code: CodeType
+    entry_lasti: int
+    user_steps: int
+    user_code: CodeType
+    user_lasti: int
+
 
 _RESUMED_ANYWHERE = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
-Where = tuple[Any, ...]
-"""Where a statement was sent from, to tell the same place again (see :func:`_place`): on the
-recorder's own stack ``(True, user depth, user code, user instruction, entry depth, entry code,
-entry instruction)``; from a greenlet ``(False, root depth, root code, root instruction, entry
-steps, entry code, entry instruction, user steps, user code, user instruction)``. The recorder
-keeps a :data:`Memo` after either."""
-
 
 class Recorder:
-    """Turns one driver call into a :class:`Statement` in the log being measured."""
+    """Turns one driver call into a :data:`~pytest_perfbudget.queries.Record` in the log being measured."""
 
     def __init__(self) -> None:
         self.locator: CallSiteLocator | None = None
-        self.call_sites = True  # the benchmark switches it off to price the walk
+        # The locator while call sites are wanted (see call_sites), read once per statement.
+        self.locating: CallSiteLocator | None = None
+        self._call_sites = True
         self.setup: set[int] = set()  # SQLAlchemy connections inside dialect.initialize()
         self.adhoc_connection: type | None = None  # the connection class of a first connect
         # Under --perf-explain: shown each query's shape, text and execution context (see .explain).
         self.observer: Callable[[str, str, Any], None] | None = None
-        self._ids = itertools.count(1)
-        # Per statement shape, where it was last sent from (see _remember). The shape, not the
-        # text: a statement with its values written into it is the same place each time.
-        self._paths: dict[str, tuple[Any, ...]] = {}  # a Where and its Memo
+        # Per quoting, statement text to (shape, kind, holder): one lookup per statement. The
+        # holder is per shape, not per text: a statement with its values written into it is
+        # the same place each time.
+        self._texts: dict[Quoting, dict[str, tuple[str, StatementKind, Holder]]] = {}
+        self._holders: dict[str, Holder] = {}
 
     def configure(self, locator: CallSiteLocator) -> None:
         """Use ``locator`` from now on."""
         self.locator = locator
-        self._paths.clear()
+        self.locating = locator if self._call_sites else None
+        self._forget_places()
+
+    @property
+    def call_sites(self) -> bool:
+        """Whether statements get call sites (the benchmark switches them off to price the walk)."""
+        return self._call_sites
+
+    @call_sites.setter
+    def call_sites(self, wanted: bool) -> None:
+        self._call_sites = wanted
+        self.locating = self.locator if wanted else None
 
     def execution(
         self,
@@ -127,132 +171,147 @@ class Recorder:
         batch: int,
         executemany: bool,
     ) -> None:
-        """Record one cursor execution. Written flat: it runs for every statement measured."""
+        """Record one cursor execution.
+
+        Written flat, and every bytecode counted: it runs for every statement measured, and
+        it is most of what the plugin adds to a statement. The usual statement comes from a
+        place seen before (see :data:`Holder`): one lookup finds its shape and that place,
+        one frame looked up by depth tells it is the same, and the site found the last time
+        is reused while the same user frame runs.
+        """
         try:
-            shapes = dialect._perfbudget_shapes
-        except AttributeError:
-            shapes = self._shapes_of(dialect)
-        known = shapes.get(sql)
-        shape, kind = known if known is not None else shapes.fingerprint(sql)
+            shape, kind, holder = dialect._perfbudget_texts[sql]
+        except (AttributeError, KeyError):
+            shape, kind, holder = self._text(dialect, sql)
         if self.setup and (context is None or id(getattr(context, "root_connection", None)) in self.setup):
             kind = "setup"
         try:
-            rows = cursor.rowcount
+            rows = cursor.rowcount  # kept as the driver says it: see Statement
         except Exception:  # a driver may refuse once the cursor is spent; the count is optional
             rows = None
-        if rows is not None and (rows.__class__ is not int or rows < 0):
-            rows = None
-        call_site = function = None
         request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
-        callers: tuple[str, ...] = ()
-        test_call: Any = None
-        locator = self.locator
-        if locator is not None and self.call_sites:
-            user = entry = None
-            glet: object = None
-            place = self._paths.get(shape)
-            if place is not None:  # where this SQL came from last time: the same place again?
-                if place[0]:  # on this stack
-                    _, user_depth, user_code, user_lasti, entry_depth, entry_code, entry_lasti, memo = place
-                    try:
-                        user = sys._getframe(user_depth)
-                    except ValueError:  # a shallower stack
-                        user = None
-                    if user is not None and user.f_code is user_code and user.f_lasti == user_lasti:
-                        entry = sys._getframe(entry_depth)
-                        if entry.f_code is not entry_code or entry.f_lasti != entry_lasti:
-                            user = None
+        entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see Request)
+        locator = self.locating
+        if locator is None:
+            site, test_call = NO_SITE, None
+        else:
+            where, mark, site, test_call = holder
+            user = glet = None
+            if where.__class__ is tuple:  # on this stack: the same code at the same instruction?
+                user_depth, user_code, user_lasti, entry_depth = where
+                try:
+                    user = _getframe(user_depth)
+                except ValueError:  # a shallower stack
+                    user = None
+                else:
+                    if user.f_code is user_code and user.f_lasti == user_lasti:
+                        entry = _getframe(entry_depth)
                     else:
                         user = None
-                else:
-                    found = _same_place_in_parent(place)
-                    if found is not None:
-                        entry, user, glet = found
-                        memo = place[-1]
-            if user is not None:
-                mark, outside = memo[0]  # one read: another thread may replace it meanwhile
-                if mark is not None and user.f_trace is mark:  # the very frame: its callers too
-                    call_site, function, callers, test_call = outside
-                else:
-                    call_site, function, callers, test_call = locator.outward(user, glet)
-                    if test_call is not None and test_call.__class__ is not Request:  # a frame
-                        test_call = self._mark_test_call(test_call)
-                    memo[0] = self._mark_running(user), (call_site, function, callers, test_call)
-            else:
-                call_site, function, entry, callers, test_call, user = locator.walk(
-                    sys._getframe(2)
-                )  # the wrapper's caller
-                if test_call is not None and test_call.__class__ is not Request:  # a frame
-                    test_call = self._mark_test_call(test_call)
-                if user is not None and entry is not None:
-                    self._remember(
-                        shape,
-                        user,
-                        entry,
-                        [(self._mark_running(user), (call_site, function, callers, test_call))],
-                    )
+            elif where is not None:
+                found = _same_place_in_parent(where)
+                if found is not None:
+                    entry, user, glet = found
+            if user is None:
+                site, test_call, entry = self._walk(holder)
+            elif user.f_trace is not mark:  # another frame of that code: what lies out from it may differ
+                site, test_call = self._outward(holder, user, glet)
             if entry is not None:
                 request = entry.f_trace
-                if request.__class__ is not Request:
-                    if request is None and sys.gettrace() is None:
-                        request = entry.f_trace = Request(next(self._ids))
-                    else:
-                        request = self._request_in_locals(entry)
+                if request is None and _gettrace() is None:
+                    request = entry.f_trace = _next_request()
+                elif request.__class__ is not Request:
+                    request = self._request_in_locals(entry)
         observer = self.observer
         if observer is not None and kind == "query":
             observer(shape, sql, context)
-        statements = log.statements
-        (statements.append if len(statements) < DETAIL_LIMIT else log.fold)(
-            Statement(
-                sql,
-                shape,
-                duration,
-                parameters,
-                executemany,
-                call_site,
-                function,
-                kind,
-                rows,
-                request,
-                batch,
-                callers,
-                test_call,
-            )
-        )
+        record = (sql, shape, duration, parameters, executemany, site, kind, rows, request, batch, test_call)
+        records = log.records
+        if len(records) < DETAIL_LIMIT:
+            records.append(record)
+        else:
+            log.fold(record)
 
-    def _remember(self, shape: str, user: FrameType, entry: FrameType, memo: Memo) -> None:
-        """Keep where a statement of ``shape`` was sent from, found by walking the stack, so that
-        the next time one is sent, a few frames looked up by depth tell whether it comes from the same place (see
-        :func:`_place`). From there, only the frames out from the user's are walked again, and
-        not even those while the very same user frame runs (``memo``). A loop over lazy loads
-        walks SQLAlchemy's frames once, not once per load.
-        """
-        where = _place(sys._getframe(1), user, entry)  # depths count from execution()
-        if where is None:
-            return
-        if len(self._paths) >= PATHS_KEPT:
-            self._paths.clear()
-        self._paths[shape] = (*where, memo)
+    def _text(self, dialect: Any, sql: str) -> tuple[str, StatementKind, Holder]:
+        """The shape, kind and place holder of ``sql``, kept for the next time in the dialect's
+        table of texts (one per quoting: see :func:`~.fingerprint.quoting_of`; the dialect drops
+        it on its next ``initialize``, which may find another SQL mode)."""
+        quoting = quoting_of(dialect)
+        texts = dialect.__dict__.get("_perfbudget_texts")
+        if texts is None:
+            texts = dialect._perfbudget_texts = self._texts.setdefault(quoting, {})
+        shape, kind = shapes_for(quoting).fingerprint(sql)
+        holder = self._holders.get(shape)
+        if holder is None:
+            if len(self._holders) >= PLACES_KEPT:
+                self._forget_places()
+            holder = self._holders[shape] = [None, NOT_REUSED, NO_SITE, None]
+        if len(texts) >= TEXTS_KEPT:
+            texts.clear()  # statements with inlined values would otherwise grow it without bound
+        known = texts[sql] = (shape, kind, holder)
+        return known
 
-    def _mark_running(self, frame: FrameType) -> Request | None:
+    def _forget_places(self) -> None:
+        """Start over: every text is looked up again, and every place found again."""
+        for texts in self._texts.values():
+            texts.clear()  # the dialects hold these very tables
+        self._holders.clear()
+
+    def _walk(self, holder: Holder) -> tuple[Site, Any, FrameType | None]:
+        """The site, test's call and entry of the statement being recorded, found by walking the
+        stack out from the wrapper's caller; where it was found is kept for the next statement
+        of its shape (see :meth:`_remember`)."""
+        locator = self.locating
+        assert locator is not None  # called from execution() when it is set
+        test_call: Any  # a frame, marked here, or the id of one (see Request)
+        call_site, function, entry, callers, test_call, user = locator.walk(_getframe(3))
+        if test_call is not None and test_call.__class__ is not Request:  # a frame
+            test_call = self._mark_test_call(test_call)
+        site = (call_site, function, callers)
+        if user is not None and entry is not None:
+            self._remember(holder, user, entry, site, test_call)
+        return site, test_call, entry
+
+    def _outward(self, holder: Holder, user: FrameType, glet: object) -> tuple[Site, Any]:
+        """The site and test's call of a statement sent from the place ``holder`` keeps, from
+        another frame of the same code (a helper called per item): only the frames out from
+        ``user`` are walked."""
+        locator = self.locating
+        assert locator is not None  # called from execution() when it is set
+        test_call: Any  # a frame, marked here, or the id of one (see Request)
+        call_site, function, callers, test_call = locator.outward(user, glet)
+        if test_call is not None and test_call.__class__ is not Request:  # a frame
+            test_call = self._mark_test_call(test_call)
+        site = (call_site, function, callers)
+        holder[1:] = (self._mark_running(user), site, test_call)
+        return site, test_call
+
+    def _remember(
+        self, holder: Holder, user: FrameType, entry: FrameType, site: Site, test_call: Any
+    ) -> None:
+        """Keep in ``holder`` where a statement was sent from, found by walking the stack, so
+        that the next statement of its shape from the same place is known by a frame looked up
+        by depth (see :func:`_place`). From there, only the frames out from the user's are
+        walked again, and not even those while the very same user frame runs. A loop over
+        lazy loads walks SQLAlchemy's frames once, not once per load."""
+        where = _place(_getframe(2), user, entry)  # depths count from execution()
+        if where is not None:
+            holder[:] = (where, self._mark_running(user), site, test_call)
+
+    def _mark_running(self, frame: FrameType) -> object:
         """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
         as long as it runs: not for a generator, which whoever iterates it next resumes under
-        other callers. A coroutine is resumed by what awaits it, or by its task's step."""
+        other callers. A coroutine is resumed by what awaits it, or by its task's step. Else
+        (or under a tracer, which owns ``f_trace``) :data:`NOT_REUSED`."""
         if frame.f_code.co_flags & _RESUMED_ANYWHERE:
-            return None
-        return self._mark_test_call(frame)
-
-    @staticmethod
-    def _shapes_of(dialect: Any) -> ShapeCache:
-        """The shape cache for how ``dialect`` quotes, kept on it until its next ``initialize``
-        (which may find another SQL mode); see :func:`~.fingerprint.quoting_of`."""
-        shapes = dialect._perfbudget_shapes = shapes_for(quoting_of(dialect))
-        return shapes
+            return NOT_REUSED
+        mark = self._mark_test_call(frame)
+        return NOT_REUSED if mark is None else mark
 
     def task_origin(self, creator: FrameType) -> Origin | None:
         """Where a task created from ``creator`` comes from, for the callers of its statements."""
-        locator = self.locator
-        if locator is None or not self.call_sites:
+        locator = self.locating
+        if locator is None:
             return None
         call_site, function, _, callers, test_call = locator.locate(creator)
         if test_call is None or isinstance(test_call, int):
@@ -268,43 +327,47 @@ class Recorder:
         marker = frame.f_trace
         if marker.__class__ is Request:
             return marker
-        if marker is None and sys.gettrace() is None:
-            marker = frame.f_trace = Request(next(self._ids))
+        if marker is None and _gettrace() is None:
+            marker = frame.f_trace = _next_request()
             return marker
         return None
 
-    def _request_in_locals(self, entry: FrameType) -> Request:
+    @staticmethod
+    def _request_in_locals(entry: FrameType) -> Request:
         """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
         namespace = entry.f_locals
         request = namespace.get(LOCALS_KEY)
         if request.__class__ is not Request:
-            request = namespace[LOCALS_KEY] = Request(next(self._ids))
+            request = namespace[LOCALS_KEY] = _next_request()
         return request
 
     def control(self, log: QueryLog, sql: str, duration: float, kind: StatementKind) -> None:
         """Record transaction control (``BEGIN``, ``COMMIT``, savepoints), shown and not counted."""
-        call_site = function = None
-        callers: tuple[str, ...] = ()
-        locator = self.locator
-        if locator is not None and self.call_sites:
-            call_site, function, _, callers, _ = locator.locate(sys._getframe(2))
-        log.record(Statement(sql, sql, duration, 0, False, call_site, function, kind, callers=callers))
+        site = NO_SITE
+        locator = self.locating
+        if locator is not None:
+            call_site, function, _, callers, _ = locator.locate(_getframe(2))
+            site = (call_site, function, callers)
+        log.add((sql, sql, duration, 0, False, site, kind, None, None, 1, None))
 
 
 recorder = Recorder()
 
 
-def _place(start: FrameType, user: FrameType, entry: FrameType) -> Where | None:
-    """How to tell that a later statement comes from the same place: ``user`` and ``entry`` by
-    their depth from ``start`` (the recorder's frame), with their code and instruction; on a
-    greenlet's stack (``AsyncSession``), the root of that stack by its depth, then ``entry``
-    and ``user`` by their steps out from the parent greenlet's innermost frame.
+def _place(
+    start: FrameType, user: FrameType, entry: FrameType
+) -> tuple[int, CodeType, int, int] | ParentPlace | None:
+    """How to tell that a later statement comes from the same place (see :data:`Holder`):
+    ``user`` by its depth from ``start`` (the recorder's frame), with its code and
+    instruction, and ``entry`` by its depth; on a greenlet's stack (``AsyncSession``), a
+    :class:`ParentPlace`.
 
     The frames between the statement and the user frame held no user code when the stack was
     walked (``user`` is the first found), and they are not looked at again: the same code at
-    the same instruction in the user frame, through the same entry (and root) at the same
-    depths, is taken for the same place. None when the entry is not where this can find it
-    again.
+    the same instruction in the user frame, at the same depth, is taken for the same place.
+    Every frame deeper than the user frame belongs to the call that frame is making, so the
+    frame at the entry's depth is one of this call's, whichever it is. None when the entry is
+    not where this can find it again.
     """
     frame: FrameType | None = start
     root = start
@@ -319,7 +382,7 @@ def _place(start: FrameType, user: FrameType, entry: FrameType) -> Where | None:
     if frame is not None:
         if entry_depth is None:
             return None
-        return (True, depth, user.f_code, user.f_lasti, entry_depth, entry.f_code, entry.f_lasti)
+        return (depth, user.f_code, user.f_lasti, entry_depth)
     if entry_depth is not None:  # the entry on the greenlet's own stack, the user frame beyond it
         return None
     frame = next_stack(None)[0]
@@ -332,20 +395,25 @@ def _place(start: FrameType, user: FrameType, entry: FrameType) -> Where | None:
         steps += 1
     if frame is None or entry_steps is None:
         return None
-    root_place = (depth - 1, root.f_code, root.f_lasti)
-    entry_place = (entry_steps, entry.f_code, entry.f_lasti)
-    return (False, *root_place, *entry_place, steps, user.f_code, user.f_lasti)
-
-
-def _same_place_in_parent(where: Where) -> tuple[FrameType, FrameType, object] | None:
-    """The entry, user frame and greenlet of the statement being recorded, if it comes from the
-    place ``where`` (made by :func:`_place` for a greenlet's stack), else None. Called from
-    :meth:`Recorder.execution`."""
-    _, root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti, _ = (
-        where
+    return ParentPlace(
+        depth - 1,
+        root.f_code,
+        root.f_lasti,
+        entry_steps,
+        entry.f_code,
+        entry.f_lasti,
+        steps,
+        user.f_code,
+        user.f_lasti,
     )
+
+
+def _same_place_in_parent(where: ParentPlace) -> tuple[FrameType, FrameType, object] | None:
+    """The entry, user frame and greenlet of the statement being recorded, if it comes from the
+    place ``where``, else None. Called from :meth:`Recorder.execution`."""
+    root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti = where
     try:
-        root = sys._getframe(root_depth + 1)
+        root = _getframe(root_depth + 1)
     except ValueError:
         return None
     if root.f_back is not None or root.f_code is not root_code or root.f_lasti != root_lasti:
@@ -497,13 +565,13 @@ def _wrap_savepoint(original: AnyFunction, name: str) -> AnyFunction:
         log = capture.log
         if log is None or _is_inner(getattr(type(self), name), wrapper):
             return original(self, connection, savepoint, *args, **kwargs)
-        recorded = len(log.statements)
+        recorded = len(log)
         start = perf_counter()
         try:
             return original(self, connection, savepoint, *args, **kwargs)
         finally:
             duration = perf_counter() - start
-            if len(log.statements) == recorded:
+            if len(log) == recorded:
                 recorder.control(log, f"{verb} {savepoint}", duration, "transaction")
 
     return wrapper
@@ -523,7 +591,7 @@ def _wrap_initialize(original: AnyFunction) -> AnyFunction:
             return original(self, connection)
         finally:
             recorder.setup.discard(key)
-            self.__dict__.pop("_perfbudget_shapes", None)  # quoting as the SQL mode just detected says
+            self.__dict__.pop("_perfbudget_texts", None)  # quoting as the SQL mode just detected says
 
     return initialize
 
@@ -539,7 +607,7 @@ def _wrap_create_task(original: AnyFunction) -> AnyFunction:
         __tracebackhide__ = True
         if capture.log is None or context is not None or self.get_task_factory() is not None:
             return original(self, coro, name=name, context=context)
-        origin = recorder.task_origin(sys._getframe(1))
+        origin = recorder.task_origin(_getframe(1))
         context = contextvars.copy_context()  # what the task would copy itself
         context.run(TASK_ORIGIN.set, origin)
         return original(self, coro, name=name, context=context)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pytest_perfbudget import queries
@@ -133,7 +131,8 @@ def test_counts_exclude_transaction_control_and_setup_but_times_include_them() -
 def test_since_is_a_blocks_share_with_its_own_suspects() -> None:
     log = QueryLog([statement(shape="SELECT users.id FROM users", request=0)])
     start = len(log.statements)
-    log.statements.extend(statement(request=n) for n in range(1, 4))
+    for n in range(1, 4):
+        log.record(statement(request=n))
 
     block = log.since(start)
     assert block.count == 3
@@ -182,7 +181,7 @@ def test_calls_that_send_one_statement_or_differ_stay_suspects() -> None:
     del differing[-1]  # the last call sent the users query only
     assert [suspect.statement for suspect in QueryLog(differing).suspects(3)] == [USERS]
     unknown = [
-        replace(statement, test_call=None)
+        statement._replace(test_call=None)
         for statement in calls((1, USERS, "a:1"), (2, LOAD, "a:2"), repeats=3)
     ]
     assert len(QueryLog(unknown).suspects(3)) == 2
