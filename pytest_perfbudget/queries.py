@@ -26,10 +26,11 @@ Statements sent from one place share one such tuple."""
 NO_SITE: Site = (None, None, ())
 """The site of a statement sent from no frame of the user's code, or recorded without call sites."""
 
-Record = tuple[str, str, float, int, bool, Site, StatementKind, Any, "int | None", int, "int | None"]
+Record = tuple[str, str, float, int, bool, Site, StatementKind, Any, "int | None", int, "int | None", str]
 """One statement as it is recorded: ``(sql, shape, duration, parameters, executemany, site, kind,
-rowcount, request, batch, test's call)``, the fields of :class:`Statement` in a plain tuple, with
-the cursor's ``rowcount`` as the driver gave it (:class:`Statement` keeps only a count).
+rowcount, request, batch, test's call, place)``, the fields of :class:`Statement` in a plain tuple,
+with the cursor's ``rowcount`` as the driver gave it (:class:`Statement` keeps only a count), and
+its :func:`place_of` (the shape and site in one string, made once per place by the recorder).
 
 A plain tuple because one is made for every statement a measured test sends: one allocation, no
 Python code run to make it. The analysis reads its fields with C-level getters over all records
@@ -42,9 +43,19 @@ _SITE = itemgetter(5)
 _KIND = itemgetter(6)
 _REQUEST = itemgetter(8)
 _TEST_CALL = itemgetter(10)
-_PLACE = itemgetter(1, 5)  # shape and site: where statements repeat from (see _repeats)
+_PLACE = itemgetter(11)
+_SHAPE_AND_SITE = itemgetter(1, 5)
 
-Place = tuple[str, Site]
+
+def place_of(shape: str, site: Site) -> str:
+    """Where statements of ``shape`` repeat from, as one string: the N+1 analysis counts requests
+    per place, and a string hashes once (a site is a tuple of strings and a tuple of strings,
+    which would be hashed again at every lookup). The shape alone for no site: a site's place
+    adds NUL-separated parts, and a shape holds no NUL (literals are replaced in it)."""
+    call_site, function, callers = site
+    if call_site is None and function is None and not callers:
+        return shape
+    return "\0".join((shape, str(call_site), str(function), *callers))
 
 
 class Statement(NamedTuple):
@@ -79,7 +90,7 @@ class Statement(NamedTuple):
 
 def statement_of(record: Record) -> Statement:
     """The :class:`Statement` a record stands for."""
-    sql, shape, duration, parameters, executemany, site, kind, rowcount, request, batch, test_call = record
+    sql, shape, duration, parameters, executemany, site, kind, rowcount, request, batch, test_call, _ = record
     call_site, function, callers = site
     rows = rowcount if rowcount.__class__ is int and rowcount >= 0 else None  # -1, None: not known
     return Statement(
@@ -114,6 +125,7 @@ def record_of(statement: Statement) -> Record:
         statement.request,
         statement.batch,
         statement.test_call,
+        place_of(statement.shape, site),
     )
 
 
@@ -375,32 +387,33 @@ def _repeats(
     requests added up.
 
     It runs after every measured call that sent SQL, over every statement: the passes over
-    the records are C-level (``map``, ``zip``, ``set``, ``Counter``), and the Python loops
-    below go over places, not statements.
+    the records are C-level (``map``, ``zip``, ``set``, ``Counter``) over their places (see
+    :func:`place_of`), and the Python loops below go over places, not statements.
     """
-    places: list[Place] = list(map(_PLACE, records))
+    places: list[str] = list(map(_PLACE, records))
     kept = _requests_per_place(places, list(map(_REQUEST, records)))
     first = dict(zip(reversed(places), reversed(records), strict=True))  # each place's first record
-    chains: dict[tuple[str, str | None], dict[Site, int]] = defaultdict(dict)
+    chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
     judged: dict[str, bool] = {}
-    for (shape, site), requests in kept.items():
+    for key, requests in kept.items():
+        shape, site = _SHAPE_AND_SITE(first[key])
         if judged.setdefault(shape, wanted(shape)):
-            chains[(shape, site[0])][site] = requests
-    more: dict[Place, Folded] = {}
+            chains[(shape, site[0])][key] = (site, requests)
+    more: dict[str, Folded] = {}
     for (shape, site, kind), folded_group in folded.items():
         if kind == "query" and wanted(shape):
-            chains[(shape, site[0])].setdefault(site, 0)
-            more[(shape, site)] = folded_group
+            key = folded_group.first[11]
+            chains[(shape, site[0])].setdefault(key, (site, 0))
+            more[key] = folded_group
     found: list[Suspect] = []
     made_by_test: list[Suspect] = []
-    calls: dict[int, tuple[Place, ...]] | None = None
-    for (shape, call_site), by_site in chains.items():
+    calls: dict[int, tuple[str, ...]] | None = None
+    for (shape, call_site), by_place in chains.items():
         count = repeated = 0
         function = None
-        for site, requests in by_site.items():
-            place = (shape, site)
-            tail = more.get(place) if more else None
-            opening = first.get(place)
+        for key, (site, requests) in by_place.items():
+            tail = more.get(key) if more else None
+            opening = first.get(key)
             requested = requests + (tail.requests if tail is not None else 0)
             if function is None:
                 function = site[1]
@@ -409,7 +422,7 @@ def _repeats(
             if opening and opening[10] is not None and (tail is None or tail.once_per_call):
                 if calls is None:
                     calls = _test_calls(records, places, bool(folded))
-                test_calls = set(compress(map(_TEST_CALL, records), map(eq, places, repeat(place))))
+                test_calls = set(compress(map(_TEST_CALL, records), map(eq, places, repeat(key))))
                 if _made_by_the_test(test_calls, requests, calls):
                     repeated += requested
                     continue
@@ -422,9 +435,11 @@ def _repeats(
     return sorted(found, key=lambda suspect: -suspect.count), made_by_test
 
 
-def _requests_per_place(places: list[Place], requests: list[int | None]) -> dict[Place, int]:
+def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:
     """Distinct requests per place, in order of first appearance; a statement without a request
     id is a request of its own."""
+    if None not in requests and len(set(requests)) == len(requests):  # the usual: one statement each
+        return Counter(places)
     distinct = Counter(map(itemgetter(0), set(zip(places, requests, strict=True))))  # no id: one
     alone = Counter(compress(places, map(is_, requests, repeat(None))))
     counts = dict.fromkeys(places, 0)
@@ -453,13 +468,13 @@ def _last_requests(records: Iterable[Record]) -> dict[FoldKey, int]:
     return last
 
 
-def _test_calls(records: list[Record], places: list[Place], cut: bool) -> dict[int, tuple[Place, ...]]:
+def _test_calls(records: list[Record], places: list[str], cut: bool) -> dict[int, tuple[str, ...]]:
     """What each call of the test into the code under test sent: the places of its statements.
 
     With the log ``cut`` (statements folded past the detail kept), the last call kept may have
     sent more than was kept: it is left out.
     """
-    sent: dict[int, list[Place]] = defaultdict(list)
+    sent: dict[int, list[str]] = defaultdict(list)
     for call, place in zip(map(_TEST_CALL, records), places, strict=True):
         if call is not None:
             sent[call].append(place)
@@ -468,9 +483,7 @@ def _test_calls(records: list[Record], places: list[Place], cut: bool) -> dict[i
     return {call: tuple(keys) for call, keys in sent.items()}
 
 
-def _made_by_the_test(
-    test_calls: set[int | None], requested: int, calls: dict[int, tuple[Place, ...]]
-) -> bool:
+def _made_by_the_test(test_calls: set[int | None], requested: int, calls: dict[int, tuple[str, ...]]) -> bool:
     """Whether statements of one place, sent from ``test_calls`` in ``requested`` requests,
     repeat only because the test called the code under test that often.
 

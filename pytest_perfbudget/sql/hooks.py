@@ -31,7 +31,7 @@ from time import perf_counter
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
-from ..queries import DETAIL_LIMIT, NO_SITE, QueryLog, Site, StatementKind, capture
+from ..queries import DETAIL_LIMIT, NO_SITE, QueryLog, Site, StatementKind, capture, place_of
 from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
 from .fingerprint import Quoting, quoting_of, shapes_for
 
@@ -96,14 +96,15 @@ PLACES_KEPT = 10_000
 
 Holder = list[Any]
 """Where statements of one shape were last sent from, to tell the same place the next time:
-``[where, mark, site, test's call]``, read and replaced whole (one bytecode each way: another
+``[where, mark, site, test's call, place]``, read and replaced whole (one bytecode each way: another
 thread may replace it meanwhile).
 
 ``where`` is None before the first walk; on the recorder's own stack it is a plain tuple
 ``(user depth, user code, user instruction, entry depth)``, the depths counted from
 :meth:`Recorder.execution`; from a greenlet's stack (``AsyncSession``) a :class:`ParentPlace`.
 ``site`` and the test's call are what was found out from the user frame, reused while that
-very frame runs: the frame whose ``f_trace`` is ``mark`` (see :class:`Request`)."""
+very frame runs: the frame whose ``f_trace`` is ``mark`` (see :class:`Request`); ``place`` is
+:func:`~pytest_perfbudget.queries.place_of` the shape and site, made once with the site."""
 
 
 class ParentPlace(NamedTuple):
@@ -193,9 +194,9 @@ class Recorder:
         entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see Request)
         locator = self.locating
         if locator is None:
-            site, test_call = NO_SITE, None
+            site, test_call, place = NO_SITE, None, shape
         else:
-            where, mark, site, test_call = holder
+            where, mark, site, test_call, place = holder
             user = glet = None
             if where.__class__ is tuple:  # on this stack: the same code at the same instruction?
                 user_depth, user_code, user_lasti, entry_depth = where
@@ -213,9 +214,9 @@ class Recorder:
                 if found is not None:
                     entry, user, glet = found
             if user is None:
-                site, test_call, entry = self._walk(holder)
+                site, test_call, entry, place = self._walk(holder, shape)
             elif user.f_trace is not mark:  # another frame of that code: what lies out from it may differ
-                site, test_call = self._outward(holder, user, glet)
+                site, test_call, place = self._outward(holder, user, glet, shape)
             if entry is not None:
                 request = entry.f_trace
                 if request is None and _gettrace() is None:
@@ -225,7 +226,20 @@ class Recorder:
         observer = self.observer
         if observer is not None and kind == "query":
             observer(shape, sql, context)
-        record = (sql, shape, duration, parameters, executemany, site, kind, rows, request, batch, test_call)
+        record = (
+            sql,
+            shape,
+            duration,
+            parameters,
+            executemany,
+            site,
+            kind,
+            rows,
+            request,
+            batch,
+            test_call,
+            place,
+        )
         records = log.records
         if len(records) < DETAIL_LIMIT:
             records.append(record)
@@ -245,7 +259,7 @@ class Recorder:
         if holder is None:
             if len(self._holders) >= PLACES_KEPT:
                 self._forget_places()
-            holder = self._holders[shape] = [None, NOT_REUSED, NO_SITE, None]
+            holder = self._holders[shape] = [None, NOT_REUSED, NO_SITE, None, shape]
         if len(texts) >= TEXTS_KEPT:
             texts.clear()  # statements with inlined values would otherwise grow it without bound
         known = texts[sql] = (shape, kind, holder)
@@ -257,10 +271,10 @@ class Recorder:
             texts.clear()  # the dialects hold these very tables
         self._holders.clear()
 
-    def _walk(self, holder: Holder) -> tuple[Site, Any, FrameType | None]:
-        """The site, test's call and entry of the statement being recorded, found by walking the
-        stack out from the wrapper's caller; where it was found is kept for the next statement
-        of its shape (see :meth:`_remember`)."""
+    def _walk(self, holder: Holder, shape: str) -> tuple[Site, Any, FrameType | None, str]:
+        """The site, test's call, entry and place of the statement being recorded, found by
+        walking the stack out from the wrapper's caller; where it was found is kept for the next
+        statement of its shape (see :meth:`_remember`)."""
         locator = self.locating
         assert locator is not None  # called from execution() when it is set
         test_call: Any  # a frame, marked here, or the id of one (see Request)
@@ -268,12 +282,13 @@ class Recorder:
         if test_call is not None and test_call.__class__ is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
         site = (call_site, function, callers)
+        place = place_of(shape, site)
         if user is not None and entry is not None:
-            self._remember(holder, user, entry, site, test_call)
-        return site, test_call, entry
+            self._remember(holder, user, entry, site, test_call, place)
+        return site, test_call, entry, place
 
-    def _outward(self, holder: Holder, user: FrameType, glet: object) -> tuple[Site, Any]:
-        """The site and test's call of a statement sent from the place ``holder`` keeps, from
+    def _outward(self, holder: Holder, user: FrameType, glet: object, shape: str) -> tuple[Site, Any, str]:
+        """The site, test's call and place of a statement sent from the place ``holder`` keeps, from
         another frame of the same code (a helper called per item): only the frames out from
         ``user`` are walked."""
         locator = self.locating
@@ -283,11 +298,12 @@ class Recorder:
         if test_call is not None and test_call.__class__ is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
         site = (call_site, function, callers)
-        holder[1:] = (self._mark_running(user), site, test_call)
-        return site, test_call
+        place = place_of(shape, site)
+        holder[1:] = (self._mark_running(user), site, test_call, place)
+        return site, test_call, place
 
     def _remember(
-        self, holder: Holder, user: FrameType, entry: FrameType, site: Site, test_call: Any
+        self, holder: Holder, user: FrameType, entry: FrameType, site: Site, test_call: Any, place: str
     ) -> None:
         """Keep in ``holder`` where a statement was sent from, found by walking the stack, so
         that the next statement of its shape from the same place is known by a frame looked up
@@ -296,7 +312,7 @@ class Recorder:
         lazy loads walks SQLAlchemy's frames once, not once per load."""
         where = _place(_getframe(2), user, entry)  # depths count from execution()
         if where is not None:
-            holder[:] = (where, self._mark_running(user), site, test_call)
+            holder[:] = (where, self._mark_running(user), site, test_call, place)
 
     def _mark_running(self, frame: FrameType) -> object:
         """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
@@ -348,7 +364,7 @@ class Recorder:
         if locator is not None:
             call_site, function, _, callers, _ = locator.locate(_getframe(2))
             site = (call_site, function, callers)
-        log.add((sql, sql, duration, 0, False, site, kind, None, None, 1, None))
+        log.add((sql, sql, duration, 0, False, site, kind, None, None, 1, None, place_of(sql, site)))
 
 
 recorder = Recorder()

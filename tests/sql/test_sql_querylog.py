@@ -51,6 +51,22 @@ def test_statements_without_a_request_id_count_each() -> None:
     assert QueryLog([statement() for _ in range(3)]).suspects(3)[0].count == 3
 
 
+def test_statements_with_and_without_a_request_id_add_up_per_place() -> None:
+    log = QueryLog(
+        [
+            statement(request=7),
+            statement(request=7),
+            statement(),
+            statement(call_site="app/b.py:2"),
+            statement(request=8),
+            statement(),
+        ]
+    )
+    [suspect] = log.suspects(4)
+    assert (suspect.call_site, suspect.count) == ("app/orders.py:42", 4)  # request 7, 8 and two alone
+    assert log.suspects(5) == []
+
+
 def test_other_call_sites_and_shapes_are_separate() -> None:
     log = QueryLog(
         [
