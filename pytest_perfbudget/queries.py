@@ -438,7 +438,8 @@ def _repeats(
 def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:
     """Distinct requests per place, in order of first appearance; a statement without a request
     id is a request of its own."""
-    if None not in requests and len(set(requests)) == len(requests):  # the usual: one statement each
+    distinct_requests = set(requests)
+    if len(distinct_requests) == len(requests) and None not in distinct_requests:  # one statement each
         return Counter(places)
     distinct = Counter(map(itemgetter(0), set(zip(places, requests, strict=True))))  # no id: one
     alone = Counter(compress(places, map(is_, requests, repeat(None))))
