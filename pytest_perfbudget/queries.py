@@ -37,9 +37,7 @@ Python code run to make it. The analysis reads its fields with C-level getters o
 (``map`` with the getters below), and a collection stops tracking it once it has seen it holds
 no container."""
 
-_SHAPE = itemgetter(1)
 _DURATION = itemgetter(2)
-_SITE = itemgetter(5)
 _KIND = itemgetter(6)
 _REQUEST = itemgetter(8)
 _TEST_CALL = itemgetter(10)
@@ -160,7 +158,7 @@ class Suspect:
 DETAIL_LIMIT = 10_000
 """Statements of one round kept one by one; beyond, each is folded into its group (:class:`Folded`)."""
 
-FoldKey = tuple[str, Site, StatementKind]  # shape, site, kind
+FoldKey = tuple[str, StatementKind]  # place (see place_of) and kind: one string hashed per statement
 
 
 @dataclass(slots=True)
@@ -179,10 +177,6 @@ class Folded:
     last_request: int = 0
     last_call: int | None = None
     once_per_call: bool = True  # one request per test's call, and every statement in one
-
-    def record(self, statement: Statement) -> None:
-        """Add ``statement`` as the recorder adds what it records."""
-        self.add(record_of(statement))
 
     def add(self, record: Record) -> None:
         self.statements += 1
@@ -258,7 +252,7 @@ class QueryLog:
 
     def fold(self, record: Record) -> None:
         """Count ``record`` in its group without keeping it (past :data:`DETAIL_LIMIT`)."""
-        key = (record[1], record[5], record[6])
+        key = (record[11], record[6])
         group = self.folded.get(key)
         if group is None:
             if self._kept_requests is None:
@@ -400,9 +394,9 @@ def _repeats(
         if judged.setdefault(shape, wanted(shape)):
             chains[(shape, site[0])][key] = (site, requests)
     more: dict[str, Folded] = {}
-    for (shape, site, kind), folded_group in folded.items():
+    for (key, kind), folded_group in folded.items():
+        shape, site = _SHAPE_AND_SITE(folded_group.first)
         if kind == "query" and wanted(shape):
-            key = folded_group.first[11]
             chains[(shape, site[0])].setdefault(key, (site, 0))
             more[key] = folded_group
     found: list[Suspect] = []
@@ -464,7 +458,7 @@ def _last_requests(records: Iterable[Record]) -> dict[FoldKey, int]:
     for record in records:
         request = record[8]
         if request is not None:
-            key = (record[1], record[5], record[6])
+            key = (record[11], record[6])
             last[key] = max(last.get(key, 0), request)
     return last
 
