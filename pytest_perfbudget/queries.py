@@ -9,12 +9,13 @@ shows them as :class:`Statement` objects, made when read.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import compress, repeat
 from operator import eq, is_, itemgetter
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 StatementKind = Literal["query", "transaction", "setup"]
 
@@ -26,34 +27,51 @@ Statements sent from one place share one such tuple."""
 NO_SITE: Site = (None, None, ())
 """The site of a statement sent from no frame of the user's code, or recorded without call sites."""
 
-Record = tuple[str, str, float, int, bool, Site, StatementKind, Any, "int | None", int, "int | None", str]
-"""One statement as it is recorded: ``(sql, shape, duration, parameters, executemany, site, kind,
-rowcount, request, batch, test's call, place)``, the fields of :class:`Statement` in a plain tuple,
-with the cursor's ``rowcount`` as the driver gave it (:class:`Statement` keeps only a count), and
-its :func:`place_of` (the shape and site in one string, made once per place by the recorder).
+Record = tuple[str, str, float, int, bool, StatementKind, Any, "int | None", int, "int | None", str]
+"""One statement as it is recorded: ``(sql, shape, duration, parameters, executemany, kind, rowcount,
+request, batch, test's call, place)``, the fields of :class:`Statement` in a plain tuple, with the
+cursor's ``rowcount`` as the driver gave it (:class:`Statement` keeps only a count), and its place
+(:func:`place_of`, made once per place by the recorder), which also tells its site.
 
 A plain tuple because one is made for every statement a measured test sends: one allocation, no
-Python code run to make it. The analysis reads its fields with C-level getters over all records
-(``map`` with the getters below), and a collection stops tracking it once it has seen it holds
-no container."""
+Python code run to make it. It holds no container, so the garbage collector stops tracking it the
+first time it looks at it, and a log of many statements costs later collections nothing. The
+analysis reads its fields with C-level getters over all records (``map`` with the getters below)."""
 
-_DURATION = itemgetter(2)
-_KIND = itemgetter(6)
-_REQUEST = itemgetter(8)
-_TEST_CALL = itemgetter(10)
-_PLACE = itemgetter(11)
-_SHAPE_AND_SITE = itemgetter(1, 5)
+# Where the fields read one by one are in a Record.
+SHAPE: Final = 1
+DURATION: Final = 2
+KIND: Final = 5
+REQUEST: Final = 7
+TEST_CALL: Final = 9
+PLACE: Final = 10
+
+_DURATION = itemgetter(DURATION)
+_KIND = itemgetter(KIND)
+_REQUEST = itemgetter(REQUEST)
+_TEST_CALL = itemgetter(TEST_CALL)
+_PLACE = itemgetter(PLACE)
 
 
 def place_of(shape: str, site: Site) -> str:
     """Where statements of ``shape`` repeat from, as one string: the N+1 analysis counts requests
     per place, and a string hashes once (a site is a tuple of strings and a tuple of strings,
-    which would be hashed again at every lookup). The shape alone for no site: a site's place
-    adds NUL-separated parts, and a shape holds no NUL (literals are replaced in it)."""
+    which would be hashed again at every lookup). The shape alone for no site; else the shape,
+    call site, function and callers, separated by NUL, so that :func:`site_of` reads the site
+    back (none of them holds a NUL: see :meth:`.sql.fingerprint.ShapeCache.fingerprint`)."""
     call_site, function, callers = site
     if call_site is None and function is None and not callers:
         return shape
-    return "\0".join((shape, str(call_site), str(function), *callers))
+    return "\0".join((shape, call_site or "", function or "", *callers))
+
+
+@functools.lru_cache(maxsize=4096)
+def site_of(place: str) -> Site:
+    """The site that :func:`place_of` wrote into ``place``."""
+    if "\0" not in place:
+        return NO_SITE
+    _, call_site, function, *callers = place.split("\0")
+    return call_site or None, function or None, tuple(callers)
 
 
 class Statement(NamedTuple):
@@ -88,8 +106,8 @@ class Statement(NamedTuple):
 
 def statement_of(record: Record) -> Statement:
     """The :class:`Statement` a record stands for."""
-    sql, shape, duration, parameters, executemany, site, kind, rowcount, request, batch, test_call, _ = record
-    call_site, function, callers = site
+    sql, shape, duration, parameters, executemany, kind, rowcount, request, batch, test_call, place = record
+    call_site, function, callers = site_of(place)
     rows = rowcount if rowcount.__class__ is int and rowcount >= 0 else None  # -1, None: not known
     return Statement(
         sql,
@@ -117,7 +135,6 @@ def record_of(statement: Statement) -> Record:
         statement.duration,
         statement.parameters,
         statement.executemany,
-        site,
         statement.kind,
         statement.rows,
         statement.request,
@@ -180,14 +197,14 @@ class Folded:
 
     def add(self, record: Record) -> None:
         self.statements += 1
-        self.duration += record[2]
-        request = record[8]
+        self.duration += record[DURATION]
+        request = record[REQUEST]
         new_request = request is None or request > self.last_request
         if new_request:
             self.requests += 1
             if request is not None:
                 self.last_request = request
-        call = record[10]
+        call = record[TEST_CALL]
         if call is None:
             self.once_per_call = False
         elif call != self.last_call:
@@ -219,22 +236,33 @@ class QueryLog:
     are kept one by one (``records``, shown as ``statements``), and later ones only counted in
     ``folded``, one :class:`Folded` per shape, site and kind. Counts, SQL time and the N+1
     analysis take both in; ``statements``, ``counted`` and ``by_shape()`` show the kept ones.
+
+    Two facts about the kept records spare the analysis a pass over them each, in the usual
+    log: ``uncounted``, how many are not of kind ``query``, and ``requests_repeat``, False while
+    every kept query is known to be its request's only statement. :meth:`add` keeps both;
+    the recorder appends a query itself, and sets ``requests_repeat`` when its request is not
+    new (or it has none).
     """
 
     def __init__(
         self, statements: Iterable[Statement] = (), folded: dict[FoldKey, Folded] | None = None
     ) -> None:
-        self.records: list[Record] = list(map(record_of, statements))
         self.folded: dict[FoldKey, Folded] = {} if folded is None else folded
         self._statements: list[Statement] = []  # the records read as statements so far
         self._kept_requests: dict[FoldKey, int] | None = None
+        self._keep(list(map(record_of, statements)))
 
     @classmethod
     def of(cls, records: list[Record], folded: dict[FoldKey, Folded] | None = None) -> QueryLog:
         """A log of ``records``."""
         log = cls(folded=folded)
-        log.records = records
+        log._keep(records)
         return log
+
+    def _keep(self, records: list[Record]) -> None:
+        self.records: list[Record] = records
+        self.uncounted = len(records) - list(map(_KIND, records)).count("query")
+        self.requests_repeat = bool(records)  # not known: the analysis tells
 
     def __repr__(self) -> str:
         return f"QueryLog({self.statements!r}, {self.folded!r})"
@@ -247,12 +275,16 @@ class QueryLog:
         """Keep ``record``, or fold it past :data:`DETAIL_LIMIT`."""
         if len(self.records) < DETAIL_LIMIT:
             self.records.append(record)
+            if record[KIND] != "query":
+                self.uncounted += 1
+            else:
+                self.requests_repeat = True  # not known: the analysis tells
         else:
             self.fold(record)
 
     def fold(self, record: Record) -> None:
         """Count ``record`` in its group without keeping it (past :data:`DETAIL_LIMIT`)."""
-        key = (record[11], record[6])
+        key = (record[PLACE], record[KIND])
         group = self.folded.get(key)
         if group is None:
             if self._kept_requests is None:
@@ -281,10 +313,10 @@ class QueryLog:
     @property
     def count(self) -> int:
         """Round trips counted towards ``queries`` (transaction control excluded)."""
-        kept = list(map(_KIND, self.records)).count("query")
+        kept = len(self.records) - self.uncounted
         if not self.folded:
             return kept
-        return kept + sum(group.statements for group in self.folded.values() if group.first[6] == "query")
+        return kept + sum(group.statements for group in self.folded.values() if group.first[KIND] == "query")
 
     @property
     def total_time(self) -> float:
@@ -296,7 +328,7 @@ class QueryLog:
         if not self.records:
             return None
         slowest = max(self.records, key=_DURATION)
-        return slowest[2], slowest[1]
+        return slowest[DURATION], slowest[SHAPE]
 
     def by_shape(self) -> dict[str, list[Statement]]:
         """Kept counted statements grouped by fingerprint, in order of first appearance."""
@@ -345,7 +377,7 @@ class QueryLog:
 
     def n_plus_one(self, threshold: int, ignore: Sequence[str] = ()) -> tuple[list[Suspect], list[Suspect]]:
         """:meth:`suspects` and :meth:`repeated_by_test`, from one pass."""
-        return _repeats(_queries(self.records), self.folded, is_select, threshold, ignore)
+        return _repeats(self._queries(), self.folded, is_select, threshold, ignore, self.requests_repeat)
 
     def repeated_writes(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
         """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
@@ -354,7 +386,14 @@ class QueryLog:
         kind of round trips a batch would save. Counted as :meth:`suspects` counts, and
         as there, repeats that the test made are left out.
         """
-        return _repeats(_queries(self.records), self.folded, is_write, threshold, ignore)[0]
+        return _repeats(self._queries(), self.folded, is_write, threshold, ignore, self.requests_repeat)[0]
+
+    def _queries(self) -> list[Record]:
+        """The kept records of kind ``query``: all of them, in the usual case."""
+        records = self.records
+        if not self.uncounted:
+            return records
+        return list(compress(records, map(eq, map(_KIND, records), repeat("query"))))
 
     def __len__(self) -> int:
         """Every statement recorded, kept or not."""
@@ -370,6 +409,7 @@ def _repeats(
     wanted: Callable[[str], bool],
     threshold: int,
     ignore: Sequence[str],
+    requests_repeat: bool = True,
 ) -> tuple[list[Suspect], list[Suspect]]:
     """Shapes repeated ``threshold`` times or more from one call site with the same callers:
     the suspects, and the repeats that the test made. ``records`` are every counted one
@@ -381,21 +421,34 @@ def _repeats(
     requests added up.
 
     It runs after every measured call that sent SQL, over every statement: the passes over
-    the records are C-level (``map``, ``zip``, ``set``, ``Counter``) over their places (see
-    :func:`place_of`), and the Python loops below go over places, not statements.
+    the records are C-level (``map``, ``dict.fromkeys``, ``list.count``, ``Counter``) over their
+    places (see :func:`place_of`), and the Python loops below go over places, not statements.
+    Unless ``requests_repeat``, each record is a request of its own.
     """
     places: list[str] = list(map(_PLACE, records))
-    kept = _requests_per_place(places, list(map(_REQUEST, records)))
-    first = dict(zip(reversed(places), reversed(records), strict=True))  # each place's first record
+    distinct = dict.fromkeys(places)  # in order of first appearance
+    few = len(distinct) <= FEW_PLACES
+    kept: dict[str, int]
+    if requests_repeat:
+        kept = _requests_per_place(places, list(map(_REQUEST, records)))
+    elif few:
+        kept = {place: places.count(place) for place in distinct}
+    else:
+        kept = Counter(places)
+    first: dict[str, Record]  # each place's first record
+    if few:
+        first = {place: records[places.index(place)] for place in distinct}
+    else:
+        first = dict(zip(reversed(places), reversed(records), strict=True))
     chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
     judged: dict[str, bool] = {}
     for key, requests in kept.items():
-        shape, site = _SHAPE_AND_SITE(first[key])
+        shape, site = first[key][SHAPE], site_of(key)
         if judged.setdefault(shape, wanted(shape)):
             chains[(shape, site[0])][key] = (site, requests)
     more: dict[str, Folded] = {}
     for (key, kind), folded_group in folded.items():
-        shape, site = _SHAPE_AND_SITE(folded_group.first)
+        shape, site = folded_group.first[SHAPE], site_of(key)
         if kind == "query" and wanted(shape):
             chains[(shape, site[0])].setdefault(key, (site, 0))
             more[key] = folded_group
@@ -413,7 +466,7 @@ def _repeats(
                 function = site[1]
             if requested < threshold:
                 continue
-            if opening and opening[10] is not None and (tail is None or tail.once_per_call):
+            if opening and opening[TEST_CALL] is not None and (tail is None or tail.once_per_call):
                 if calls is None:
                     calls = _test_calls(records, places, bool(folded))
                 test_calls = set(compress(map(_TEST_CALL, records), map(eq, places, repeat(key))))
@@ -427,6 +480,11 @@ def _repeats(
             if repeated:
                 made_by_test.append(Suspect(shape, repeated, call_site, function))
     return sorted(found, key=lambda suspect: -suspect.count), made_by_test
+
+
+FEW_PLACES = 16
+"""Up to this many places in a log, :func:`_repeats` counts and finds each place's statements with
+a scan of the list of places per place (no hashing), and with one hashing pass beyond."""
 
 
 def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:
@@ -443,22 +501,14 @@ def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[s
     return counts
 
 
-def _queries(records: list[Record]) -> list[Record]:
-    """The records of kind ``query``: all of them, in the usual case, found in one C-level pass."""
-    kinds = list(map(_KIND, records))
-    if kinds.count("query") == len(kinds):
-        return records
-    return list(compress(records, map(eq, kinds, repeat("query"))))
-
-
 def _last_requests(records: Iterable[Record]) -> dict[FoldKey, int]:
     """The highest request id kept per group: a folded statement of that request or an earlier
     one is no new request of the group."""
     last: dict[FoldKey, int] = {}
     for record in records:
-        request = record[8]
+        request = record[REQUEST]
         if request is not None:
-            key = (record[11], record[6])
+            key = (record[PLACE], record[KIND])
             last[key] = max(last.get(key, 0), request)
     return last
 
@@ -473,8 +523,8 @@ def _test_calls(records: list[Record], places: list[str], cut: bool) -> dict[int
     for call, place in zip(map(_TEST_CALL, records), places, strict=True):
         if call is not None:
             sent[call].append(place)
-    if cut and records and records[-1][10] is not None:
-        del sent[records[-1][10]]
+    if cut and records and records[-1][TEST_CALL] is not None:
+        del sent[records[-1][TEST_CALL]]
     return {call: tuple(keys) for call, keys in sent.items()}
 
 

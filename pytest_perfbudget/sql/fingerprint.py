@@ -154,11 +154,16 @@ class ShapeCache(dict[str, tuple[str, StatementKind]]):
         self.quoting = quoting
 
     def fingerprint(self, sql: str) -> tuple[str, StatementKind]:
-        """The shape of ``sql`` and whether it is a query or transaction control; cached."""
+        """The shape of ``sql`` and whether it is a query or transaction control; cached.
+
+        A shape holds no NUL (one outside a literal becomes a space): a statement's place
+        separates its parts with it (see :func:`~pytest_perfbudget.queries.place_of`)."""
         known = self.get(sql)
         if known is not None:
             return known
         shape = normalize(sql, self.quoting)
+        if "\0" in shape:
+            shape = shape.replace("\0", " ")
         result = (shape, statement_kind(shape))
         if len(self) >= _CACHE_LIMIT:
             self.clear()  # statements with inlined values would otherwise grow it without bound

@@ -31,7 +31,7 @@ from time import perf_counter
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
-from ..queries import DETAIL_LIMIT, NO_SITE, QueryLog, Site, StatementKind, capture, place_of
+from ..queries import DETAIL_LIMIT, QueryLog, StatementKind, capture, place_of
 from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
 from .fingerprint import Quoting, quoting_of, shapes_for
 
@@ -96,15 +96,16 @@ PLACES_KEPT = 10_000
 
 Holder = list[Any]
 """Where statements of one shape were last sent from, to tell the same place the next time:
-``[where, mark, site, test's call, place]``, read and replaced whole (one bytecode each way: another
-thread may replace it meanwhile).
+``[user depth, user code, user instruction, entry depth, parent place, mark, test's call, place]``,
+read and replaced whole (one bytecode each way: another thread may replace it meanwhile), and
+flat, so that one unpacking reads it.
 
-``where`` is None before the first walk; on the recorder's own stack it is a plain tuple
-``(user depth, user code, user instruction, entry depth)``, the depths counted from
-:meth:`Recorder.execution`; from a greenlet's stack (``AsyncSession``) a :class:`ParentPlace`.
-``site`` and the test's call are what was found out from the user frame, reused while that
-very frame runs: the frame whose ``f_trace`` is ``mark`` (see :class:`Request`); ``place`` is
-:func:`~pytest_perfbudget.queries.place_of` the shape and site, made once with the site."""
+All None but the last three before the first walk. On the recorder's own stack, the first four
+tell the user frame by its depth (counted from :meth:`Recorder.execution`), code and instruction,
+and the entry by its depth; from a greenlet's stack (``AsyncSession``), the parent place is a
+:class:`ParentPlace` and the first four are None. The test's call and ``place`` (:func:`~pytest_perfbudget.queries.place_of` the shape and the
+site) are what was found out from the user frame, reused while that very frame runs: the frame
+whose ``f_trace`` is ``mark`` (see :class:`Request`)."""
 
 
 class ParentPlace(NamedTuple):
@@ -191,60 +192,59 @@ class Recorder:
         except Exception:  # a driver may refuse once the cursor is spent; the count is optional
             rows = None
         request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
-        entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see Request)
+        entry: FrameType | None = None  # the call into SQLAlchemy this statement belongs to (see Request)
         locator = self.locating
         if locator is None:
-            site, test_call, place = NO_SITE, None, shape
+            test_call, place = None, shape
+            log.requests_repeat = True  # no request to tell them apart by
         else:
-            where, mark, site, test_call, place = holder
-            user = glet = None
-            if where.__class__ is tuple:  # on this stack: the same code at the same instruction?
-                user_depth, user_code, user_lasti, entry_depth = where
+            user_depth, user_code, user_lasti, entry_depth, parent, mark, test_call, place = holder
+            user = None
+            if user_depth is not None:  # on this stack: the same code at the same instruction?
                 try:
                     user = _getframe(user_depth)
                 except ValueError:  # a shallower stack
                     user = None
                 else:
-                    if user.f_code is user_code and user.f_lasti == user_lasti:
+                    if user.f_trace is mark:  # the very frame found the last time
+                        if user.f_lasti == user_lasti:
+                            entry = _getframe(entry_depth)
+                        else:
+                            user = None
+                    elif user.f_code is user_code and user.f_lasti == user_lasti:  # another frame of it
                         entry = _getframe(entry_depth)
+                        test_call, place = self._outward(holder, user, None, shape)
                     else:
                         user = None
-            elif where is not None:
-                found = _same_place_in_parent(where)
+            elif parent is not None:
+                found = _same_place_in_parent(parent)
                 if found is not None:
                     entry, user, glet = found
+                    if (
+                        user.f_trace is not mark
+                    ):  # another frame of that code: what lies out from it may differ
+                        test_call, place = self._outward(holder, user, glet, shape)
             if user is None:
-                site, test_call, entry, place = self._walk(holder, shape)
-            elif user.f_trace is not mark:  # another frame of that code: what lies out from it may differ
-                site, test_call, place = self._outward(holder, user, glet, shape)
-            if entry is not None:
+                test_call, entry, place = self._walk(holder, shape)
+            if entry is None:
+                log.requests_repeat = True  # a statement of no request: see QueryLog
+            else:
                 request = entry.f_trace
                 if request is None and _gettrace() is None:
                     request = entry.f_trace = _next_request()
-                elif request.__class__ is not Request:
-                    request = self._request_in_locals(entry)
+                else:
+                    log.requests_repeat = True  # of a request seen before, or maybe (see QueryLog)
+                    if type(request) is not Request:
+                        request = self._request_in_locals(entry)
         observer = self.observer
         if observer is not None and kind == "query":
             observer(shape, sql, context)
-        record = (
-            sql,
-            shape,
-            duration,
-            parameters,
-            executemany,
-            site,
-            kind,
-            rows,
-            request,
-            batch,
-            test_call,
-            place,
-        )
+        record = (sql, shape, duration, parameters, executemany, kind, rows, request, batch, test_call, place)
         records = log.records
-        if len(records) < DETAIL_LIMIT:
+        if kind == "query" and len(records) < DETAIL_LIMIT:
             records.append(record)
         else:
-            log.fold(record)
+            log.add(record)
 
     def _text(self, dialect: Any, sql: str) -> tuple[str, StatementKind, Holder]:
         """The shape, kind and place holder of ``sql``, kept for the next time in the dialect's
@@ -259,7 +259,7 @@ class Recorder:
         if holder is None:
             if len(self._holders) >= PLACES_KEPT:
                 self._forget_places()
-            holder = self._holders[shape] = [None, NOT_REUSED, NO_SITE, None, shape]
+            holder = self._holders[shape] = [None, None, None, None, None, NOT_REUSED, None, shape]
         if len(texts) >= TEXTS_KEPT:
             texts.clear()  # statements with inlined values would otherwise grow it without bound
         known = texts[sql] = (shape, kind, holder)
@@ -271,39 +271,37 @@ class Recorder:
             texts.clear()  # the dialects hold these very tables
         self._holders.clear()
 
-    def _walk(self, holder: Holder, shape: str) -> tuple[Site, Any, FrameType | None, str]:
-        """The site, test's call, entry and place of the statement being recorded, found by
-        walking the stack out from the wrapper's caller; where it was found is kept for the next
-        statement of its shape (see :meth:`_remember`)."""
+    def _walk(self, holder: Holder, shape: str) -> tuple[Any, FrameType | None, str]:
+        """The test's call, entry and place of the statement being recorded, found by walking the
+        stack out from the wrapper's caller; where it was found is kept for the next statement of
+        its shape (see :meth:`_remember`)."""
         locator = self.locating
         assert locator is not None  # called from execution() when it is set
         test_call: Any  # a frame, marked here, or the id of one (see Request)
         call_site, function, entry, callers, test_call, user = locator.walk(_getframe(3))
-        if test_call is not None and test_call.__class__ is not Request:  # a frame
+        if test_call is not None and type(test_call) is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
-        site = (call_site, function, callers)
-        place = place_of(shape, site)
+        place = place_of(shape, (call_site, function, callers))
         if user is not None and entry is not None:
-            self._remember(holder, user, entry, site, test_call, place)
-        return site, test_call, entry, place
+            self._remember(holder, user, entry, test_call, place)
+        return test_call, entry, place
 
-    def _outward(self, holder: Holder, user: FrameType, glet: object, shape: str) -> tuple[Site, Any, str]:
-        """The site, test's call and place of a statement sent from the place ``holder`` keeps, from
+    def _outward(self, holder: Holder, user: FrameType, glet: object, shape: str) -> tuple[Any, str]:
+        """The test's call and place of a statement sent from the place ``holder`` keeps, from
         another frame of the same code (a helper called per item): only the frames out from
         ``user`` are walked."""
         locator = self.locating
         assert locator is not None  # called from execution() when it is set
         test_call: Any  # a frame, marked here, or the id of one (see Request)
         call_site, function, callers, test_call = locator.outward(user, glet)
-        if test_call is not None and test_call.__class__ is not Request:  # a frame
+        if test_call is not None and type(test_call) is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
-        site = (call_site, function, callers)
-        place = place_of(shape, site)
-        holder[1:] = (self._mark_running(user), site, test_call, place)
-        return site, test_call, place
+        place = place_of(shape, (call_site, function, callers))
+        holder[5:] = (self._mark_running(user), test_call, place)
+        return test_call, place
 
     def _remember(
-        self, holder: Holder, user: FrameType, entry: FrameType, site: Site, test_call: Any, place: str
+        self, holder: Holder, user: FrameType, entry: FrameType, test_call: Any, place: str
     ) -> None:
         """Keep in ``holder`` where a statement was sent from, found by walking the stack, so
         that the next statement of its shape from the same place is known by a frame looked up
@@ -311,8 +309,10 @@ class Recorder:
         walked again, and not even those while the very same user frame runs. A loop over
         lazy loads walks SQLAlchemy's frames once, not once per load."""
         where = _place(_getframe(2), user, entry)  # depths count from execution()
-        if where is not None:
-            holder[:] = (where, self._mark_running(user), site, test_call, place)
+        if type(where) is tuple:
+            holder[:] = (*where, None, self._mark_running(user), test_call, place)
+        elif where is not None:
+            holder[:] = (None, None, None, None, where, self._mark_running(user), test_call, place)
 
     def _mark_running(self, frame: FrameType) -> object:
         """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
@@ -359,12 +359,12 @@ class Recorder:
 
     def control(self, log: QueryLog, sql: str, duration: float, kind: StatementKind) -> None:
         """Record transaction control (``BEGIN``, ``COMMIT``, savepoints), shown and not counted."""
-        site = NO_SITE
+        place = sql
         locator = self.locating
         if locator is not None:
             call_site, function, _, callers, _ = locator.locate(_getframe(2))
-            site = (call_site, function, callers)
-        log.add((sql, sql, duration, 0, False, site, kind, None, None, 1, None, place_of(sql, site)))
+            place = place_of(sql, (call_site, function, callers))
+        log.add((sql, sql, duration, 0, False, kind, None, None, 1, None, place))
 
 
 recorder = Recorder()
@@ -467,22 +467,32 @@ def _parameter_sets(parameters: object) -> tuple[int, int]:
 #
 # A dialect that overrides a hooked method and calls super() has both methods wrapped; only
 # the outermost wrapper records. A wrapper is the outermost when it is what the instance's
-# class resolves the name to (or what it resolves to was never wrapped): one attribute lookup.
+# class resolves the name to (or what it resolves to was never wrapped). Only a wrapper whose
+# method a subclass overrides needs to look: the execute wrappers are told so by a flag, set
+# when the overriding subclass is wrapped (see Overridden), and look up nothing otherwise.
+
+
+class Overridden:
+    """Whether a subclass overrides the method an execute wrapper wraps (see :func:`instrument_class`)."""
+
+    __slots__ = ("flag",)
+
+    def __init__(self) -> None:
+        self.flag = False
 
 
 def _is_inner(resolved: object, wrapper: object) -> bool:
     return resolved is not wrapper and getattr(resolved, _MARK, False) is True
 
 
-def _wrap_execute(original: AnyFunction) -> AnyFunction:
+def _wrap_execute(original: AnyFunction, overridden: Overridden) -> AnyFunction:
     @functools.wraps(original)
     def do_execute(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
         __tracebackhide__ = True  # a local assignment: free, and pytest shows the user no plugin frame
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
-        resolved = type(self).do_execute
-        if resolved is not do_execute and getattr(resolved, _MARK, False) is True:  # an inner wrapper
+        if overridden.flag and _is_inner(type(self).do_execute, do_execute):
             return original(self, cursor, statement, parameters, context)
         start = perf_counter()
         try:
@@ -498,15 +508,14 @@ def _wrap_execute(original: AnyFunction) -> AnyFunction:
     return do_execute
 
 
-def _wrap_executemany(original: AnyFunction) -> AnyFunction:
+def _wrap_executemany(original: AnyFunction, overridden: Overridden) -> AnyFunction:
     @functools.wraps(original)
     def do_executemany(self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None) -> Any:
         __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, parameters, context)
-        resolved = type(self).do_executemany
-        if resolved is not do_executemany and getattr(resolved, _MARK, False) is True:  # an inner wrapper
+        if overridden.flag and _is_inner(type(self).do_executemany, do_executemany):
             return original(self, cursor, statement, parameters, context)
         start = perf_counter()
         try:
@@ -519,17 +528,14 @@ def _wrap_executemany(original: AnyFunction) -> AnyFunction:
     return do_executemany
 
 
-def _wrap_execute_no_params(original: AnyFunction) -> AnyFunction:
+def _wrap_execute_no_params(original: AnyFunction, overridden: Overridden) -> AnyFunction:
     @functools.wraps(original)
     def do_execute_no_params(self: Any, cursor: Any, statement: str, context: Any = None) -> Any:
         __tracebackhide__ = True
         log = capture.log
         if log is None:
             return original(self, cursor, statement, context)
-        resolved = type(self).do_execute_no_params
-        if (
-            resolved is not do_execute_no_params and getattr(resolved, _MARK, False) is True
-        ):  # an inner wrapper
+        if overridden.flag and _is_inner(type(self).do_execute_no_params, do_execute_no_params):
             return original(self, cursor, statement, context)
         start = perf_counter()
         try:
@@ -642,13 +648,13 @@ def _install_task_hook() -> None:
     _originals.append((asyncio.BaseEventLoop, "create_task", original))
 
 
-def _wrapper_for(name: str, original: AnyFunction) -> AnyFunction:
+def _wrapper_for(name: str, original: AnyFunction, overridden: Overridden) -> AnyFunction:
     if name == "do_execute":
-        return _wrap_execute(original)
+        return _wrap_execute(original, overridden)
     if name == "do_executemany":
-        return _wrap_executemany(original)
+        return _wrap_executemany(original, overridden)
     if name == "do_execute_no_params":
-        return _wrap_execute_no_params(original)
+        return _wrap_execute_no_params(original, overridden)
     if name in TRANSACTION_METHODS:
         return _wrap_transaction(original, name)
     if name in SAVEPOINT_METHODS:
@@ -661,6 +667,7 @@ HOOKED = (*EXECUTE_METHODS, *TRANSACTION_METHODS, *SAVEPOINT_METHODS, *SETUP_MET
 # --- installing -----------------------------------------------------------------------
 
 _originals: list[tuple[type, str, AnyFunction]] = []
+_overridden: dict[tuple[type, str], Overridden] = {}  # per class and method wrapped
 _state: dict[str, Any] = {"installed": False, "skip": ()}
 
 
@@ -669,7 +676,8 @@ def is_installed() -> bool:
 
 
 def instrument_class(cls: type) -> None:
-    """Wrap the hooked methods that ``cls`` or a class in its MRO defines itself, once each."""
+    """Wrap the hooked methods that ``cls`` or a class in its MRO defines itself, once each, and
+    flag the wrappers of methods that a subclass overrides (see :class:`Overridden`)."""
     for klass in cls.__mro__:
         if klass is object or klass in _state["skip"]:
             continue
@@ -677,10 +685,17 @@ def instrument_class(cls: type) -> None:
             original = klass.__dict__.get(name)
             if original is None or not inspect.isfunction(original) or getattr(original, _MARK, False):
                 continue
-            wrapper = _wrapper_for(name, original)
+            overridden = _overridden[klass, name] = Overridden()
+            wrapper = _wrapper_for(name, original, overridden)
             setattr(wrapper, _MARK, True)
             setattr(klass, name, wrapper)
             _originals.append((klass, name, original))
+    for klass in cls.__mro__:
+        for name in HOOKED:
+            if name in klass.__dict__:
+                for base in klass.__mro__[1:]:
+                    if (base, name) in _overridden:
+                        _overridden[base, name].flag = True
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -723,6 +738,7 @@ def uninstall() -> None:
     while _originals:
         klass, name, original = _originals.pop()
         setattr(klass, name, original)
+    _overridden.clear()
     if "__init_subclass__" in DefaultDialect.__dict__:
         delattr(DefaultDialect, "__init_subclass__")
     _state["installed"] = False

@@ -274,3 +274,34 @@ def test_a_block_after_the_detail_limit_gets_its_share_of_the_folded_statements(
     block = log.since(start)
     assert (block.count, len(block.statements), block.suspects(3)[0].count) == (4, 0, 4)
     assert log.suspects(3)[0].count == 19
+
+
+@pytest.mark.parametrize("places", [3, 40], ids=["few places", "many places"])
+def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_gives(places: int) -> None:
+    """The recorder tells the log when no request repeats; the analysis then skips telling them apart."""
+    statements = [
+        statement(
+            shape=f"SELECT t{n % places}.id FROM t{n % places}", call_site=f"app/a.py:{n % 2}", request=n
+        )
+        for n in range(200)
+    ]
+    general = QueryLog(statements)
+    known = QueryLog(statements)
+    known.requests_repeat = False
+    assert general.n_plus_one(3) == known.n_plus_one(3)
+    suspects = known.suspects(3)
+    assert len(suspects) == len({(n % places, n % 2) for n in range(200)})
+    assert sum(suspect.count for suspect in suspects) == 200
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        ("app/a.py:1", "load", ("tests/test_a.py:3", "tests/test_a.py:9")),
+        (None, None, ("tests/test_a.py:3",)),
+        ("app/a.py:1", None, ()),
+        (None, None, ()),
+    ],
+)
+def test_a_place_tells_its_site(site: queries.Site) -> None:
+    assert queries.site_of(queries.place_of(LOAD, site)) == site
