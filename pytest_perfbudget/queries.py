@@ -371,7 +371,7 @@ class QueryLog:
 
         A benchmark fixture running rounds, or the test's own loop over calls of the code
         under test: each call sent the same statements, at least two of them, each once
-        (see :func:`_made_by_the_test`). Counted as :meth:`suspects` counts.
+        (see :func:`_same_statements_each_call`). Counted as :meth:`suspects` counts.
         """
         return self.n_plus_one(threshold, ignore)[1]
 
@@ -454,7 +454,8 @@ def _repeats(
             more[key] = folded_group
     found: list[Suspect] = []
     made_by_test: list[Suspect] = []
-    calls: dict[int, tuple[str, ...]] | None = None
+    several_places = len(distinct) >= 2  # else no call of the test's sent two different statements
+    by_test = _RepeatsByTest(records, places, bool(folded))
     for (shape, call_site), by_place in chains.items():
         count = repeated = 0
         function = None
@@ -466,14 +467,16 @@ def _repeats(
                 function = site[1]
             if requested < threshold:
                 continue
-            if opening and opening[TEST_CALL] is not None and (tail is None or tail.once_per_call):
-                if calls is None:
-                    calls = _test_calls(records, places, bool(folded))
-                test_calls = set(compress(map(_TEST_CALL, records), map(eq, places, repeat(key))))
-                if _made_by_the_test(test_calls, requests, calls):
-                    repeated += requested
-                    continue
-            count += requested
+            if (
+                several_places
+                and opening
+                and opening[TEST_CALL] is not None
+                and (tail is None or tail.once_per_call)
+                and by_test.made(key, requests)
+            ):
+                repeated += requested
+            else:
+                count += requested
         if (count or repeated) and not _ignored(shape, call_site, ignore):
             if count:
                 found.append(Suspect(shape, count, call_site, function))
@@ -528,18 +531,47 @@ def _test_calls(records: list[Record], places: list[str], cut: bool) -> dict[int
     return {call: tuple(keys) for call, keys in sent.items()}
 
 
-def _made_by_the_test(test_calls: set[int | None], requested: int, calls: dict[int, tuple[str, ...]]) -> bool:
-    """Whether statements of one place, sent from ``test_calls`` in ``requested`` requests,
-    repeat only because the test called the code under test that often.
+class _RepeatsByTest:
+    """Tells the places whose statements repeat only because the test called the code under test
+    that often (see :func:`_same_statements_each_call`), each pass over the records made when
+    first needed: most logs need none."""
 
-    So when each repeat is one request of its own call of the test's (a benchmark's round,
-    an iteration of the test's loop), and every such call sent the same statements, at
-    least two different ones: the whole group repeats. A loop in the code under test
-    repeats within one call. A call that sends a single statement cannot be told from a
-    loop over data: its repeats stay suspects.
+    def __init__(self, records: list[Record], places: list[str], cut: bool) -> None:
+        self.records = records
+        self.places = places
+        self.cut = cut  # statements were folded past the detail kept
+        self._test_calls: int | None = None
+        self._calls: dict[int, tuple[str, ...]] | None = None
+
+    def made(self, place: str, requests: int) -> bool:
+        """Whether the ``requests`` requests kept from ``place`` repeat only because of the test."""
+        if self._test_calls is None:
+            self._test_calls = len(set(map(_TEST_CALL, self.records)))
+        if self._test_calls < requests:  # fewer calls than requests: not each its own call
+            return False
+        test_calls = set(compress(map(_TEST_CALL, self.records), map(eq, self.places, repeat(place))))
+        if not _each_its_own_call(test_calls, requests):
+            return False
+        if self._calls is None:
+            self._calls = _test_calls(self.records, self.places, self.cut)
+        return _same_statements_each_call(test_calls, self._calls)
+
+
+def _each_its_own_call(test_calls: set[int | None], requested: int) -> bool:
+    """Whether statements of one place, sent from ``test_calls`` in ``requested`` requests, were
+    each request a call of the test's own (a benchmark's round, an iteration of the test's loop):
+    the first condition of a repeat made by the test (see :func:`_same_statements_each_call`)."""
+    return bool(test_calls) and None not in test_calls and len(test_calls) == requested
+
+
+def _same_statements_each_call(test_calls: set[int | None], calls: dict[int, tuple[str, ...]]) -> bool:
+    """Whether every call of ``test_calls`` sent the same statements, at least two different ones.
+
+    Then statements of one place, each a request of its own call (see :func:`_each_its_own_call`),
+    repeat only because the test called the code under test that often: the whole group repeats.
+    A loop in the code under test repeats within one call. A call that sends a single statement
+    cannot be told from a loop over data: its repeats stay suspects.
     """
-    if not test_calls or None in test_calls or len(test_calls) != requested:
-        return False
     sent = {calls[call] for call in test_calls if call is not None and call in calls}
     if len(sent) != 1:
         return False

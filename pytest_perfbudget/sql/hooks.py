@@ -48,6 +48,10 @@ _MARK = "__perfbudget_wrapped__"
 # Read on every statement: module globals, one lookup each.
 _getframe = sys._getframe
 _gettrace = sys.gettrace
+_intern = sys.intern
+"""A place found again (a new frame of the same code, another walk) is the same string object as
+before, so the N+1 analysis, which counts and finds places in the list of a log's places, compares
+them by identity (see :func:`~pytest_perfbudget.queries.place_of`)."""
 
 AnyFunction = Callable[..., Any]
 
@@ -281,7 +285,7 @@ class Recorder:
         call_site, function, entry, callers, test_call, user = locator.walk(_getframe(3))
         if test_call is not None and type(test_call) is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
-        place = place_of(shape, (call_site, function, callers))
+        place = _intern(place_of(shape, (call_site, function, callers)))  # see place_of
         if user is not None and entry is not None:
             self._remember(holder, user, entry, test_call, place)
         return test_call, entry, place
@@ -296,7 +300,7 @@ class Recorder:
         call_site, function, callers, test_call = locator.outward(user, glet)
         if test_call is not None and type(test_call) is not Request:  # a frame
             test_call = self._mark_test_call(test_call)
-        place = place_of(shape, (call_site, function, callers))
+        place = _intern(place_of(shape, (call_site, function, callers)))  # see place_of
         holder[5:] = (self._mark_running(user), test_call, place)
         return test_call, place
 
