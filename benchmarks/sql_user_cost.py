@@ -1,8 +1,9 @@
 """What SQL measurement costs per statement inside a real ``pytest`` run, as a user pays it.
 
-Each scenario is one test module that sends ``N`` statements in its test function (N taken from
-the environment). Every configuration runs ``pytest`` on it in a fresh process, once with N
-statements and once with none, and the plugin's cost per statement is
+Each scenario is one test module whose test sends ``N`` statements (N taken from the environment)
+from a loop in a helper it calls, as code under test would. Every configuration runs ``pytest`` on
+it in a fresh process, once with N statements and once with none, and the plugin's cost per
+statement is
 
     ((plugin, N) - (plugin, 0) - (plain, N) + (plain, 0)) / N
 
@@ -21,7 +22,11 @@ average out:
   SQLAlchemy's own cost by 4,700 instructions per statement). Each figure is therefore the mean over
   several layouts (``--seeds``): each seed is a hash seed and a number of classes made before pytest
   starts, which moves every later class to other cache slots. The range across them is printed
-  beside the mean.
+  beside the mean. Within each run, too, the test sends its statements in blocks (``--blocks``,
+  8 by default): before each block every class gets a new version tag at its next lookup, a
+  different number of tags on, so one run samples several layouts. Each block starts with a few
+  warm-up statements, sent alike by the run without the N statements, so that the interpreter's
+  specializations, undone by the new tags, are made again outside what is counted.
 - Where the cyclic garbage collector runs its full collections moves with what the statements
   allocate, and one full collection of a big heap is tens of millions of instructions: with the
   2,000 parents of the lazy-load scenario loaded, a figure moved by 50,000 instructions per
@@ -49,7 +54,8 @@ Beside the count, the wall time per statement as the test itself measures it (it
 machine, the instruction count is the figure.
 
 Usage: ``python benchmarks/sql_user_cost.py [--statements 2000] [--seeds 1,2,3,4] [--jobs 2]
-[--scenarios ...] [--configs ...] [--wall-repeats 5]``. Figures only: nothing here asserts a limit.
+[--blocks 8,60] [--scenarios ...] [--configs ...] [--wall-repeats 5]``. Figures only: nothing here
+asserts a limit.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from pathlib import Path
 
 COMMON = """
 import gc
+import itertools
 import json
 import os
 import time
@@ -109,6 +116,52 @@ def report_wall(seconds):
     if WALL_FILE and STATEMENTS:
         with open(WALL_FILE, "w") as file:
             json.dump({"per_statement": seconds / STATEMENTS}, file)
+
+
+BLOCKS = int(os.environ["SQL_COST_BLOCKS"])
+WARM_UP = int(os.environ["SQL_COST_WARM_UP"])
+SPARE_CLASSES = [type(f"Spare{index}", (), {"attribute": index}) for index in range(97)]
+
+
+def start_measuring():
+    # What pytest and the fixtures made, collected and frozen (see the docstring); the classes
+    # to give new version tags before each block.
+    gc.collect()
+    classes = [found for found in gc.get_objects() if isinstance(found, type)]
+    gc.freeze()
+    return classes
+
+
+def new_layout(classes, block):
+    # Every class a new version tag at its next lookup, all of them a block-dependent number of
+    # tags further on: CPython's method cache maps the lookups that follow to other slots.
+    for cls in classes:
+        try:
+            type.__setattr__(cls, "_sql_cost_layout", block)
+            type.__delattr__(cls, "_sql_cost_layout")
+        except (TypeError, AttributeError):  # a static or immutable type keeps its tag
+            pass
+    for spare in SPARE_CLASSES[: block * 41 % len(SPARE_CLASSES)]:
+        spare.attribute
+
+
+def blocks(classes):
+    # The blocks of the test's statements: a new layout, WARM_UP statements (in the runs with
+    # and without the N statements alike), then the block's share of the N, timed.
+    for block in range(BLOCKS):
+        if BLOCKS > 1:
+            new_layout(classes, block)
+        yield WARM_UP, STATEMENTS // BLOCKS
+
+
+def measured(classes, send):
+    seconds = 0.0
+    for warm_up, share in blocks(classes):
+        send(warm_up)
+        start = time.perf_counter()
+        send(share)
+        seconds += time.perf_counter() - start
+    report_wall(seconds)
 """
 
 SCENARIOS = {
@@ -122,12 +175,11 @@ def connection():
 
 
 def test_statements(connection):
-    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
-    gc.freeze()
-    start = time.perf_counter()
-    for _ in range(STATEMENTS):
-        connection.execute(text("select 1"))
-    report_wall(time.perf_counter() - start)
+    def send(count):
+        for _ in range(count):
+            connection.execute(text("select 1"))
+
+    measured(start_measuring(), send)
 """,
     "core-select": """
 QUERY = select(Parent.__table__.c.name).where(Parent.__table__.c.id == 1)
@@ -142,12 +194,11 @@ def connection():
 
 
 def test_statements(connection):
-    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
-    gc.freeze()
-    start = time.perf_counter()
-    for _ in range(STATEMENTS):
-        connection.execute(QUERY).all()
-    report_wall(time.perf_counter() - start)
+    def send(count):
+        for _ in range(count):
+            connection.execute(QUERY).all()
+
+    measured(start_measuring(), send)
 """,
     "orm-execute": """
 QUERY = select(Parent).where(Parent.id == 1)
@@ -162,29 +213,30 @@ def session():
 
 
 def test_statements(session):
-    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
-    gc.freeze()
-    start = time.perf_counter()
-    for _ in range(STATEMENTS):
-        session.execute(QUERY).scalar_one()
-    report_wall(time.perf_counter() - start)
+    def send(count):
+        for _ in range(count):
+            session.execute(QUERY).scalar_one()
+
+    measured(start_measuring(), send)
 """,
     "orm-lazy-load": """
 @pytest.fixture
 def parents():
-    engine = engine_with_rows(STATEMENTS)
+    rows = STATEMENTS + BLOCKS * WARM_UP
+    engine = engine_with_rows(rows)
     with Session(engine) as session:
-        parents = session.scalars(select(Parent).limit(STATEMENTS)).all()
+        parents = session.scalars(select(Parent).limit(rows)).all()
         yield parents
 
 
 def test_statements(parents):
-    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
-    gc.freeze()
-    start = time.perf_counter()
-    for parent in parents:
-        len(parent.children)
-    report_wall(time.perf_counter() - start)
+    unloaded = iter(parents)
+
+    def send(count):
+        for parent in itertools.islice(unloaded, count):
+            len(parent.children)
+
+    measured(start_measuring(), send)
 """,
     "async-execute": """
 import asyncio
@@ -202,22 +254,29 @@ async def prepare():
     return engine
 
 
-async def run(engine):
+async def send(session, count):
+    for _ in range(count):
+        (await session.execute(QUERY)).scalar_one()
+
+
+async def run(engine, classes):
     async with AsyncSession(engine) as session:
         (await session.execute(QUERY)).scalar_one()
-        start = time.perf_counter()
-        for _ in range(STATEMENTS):
-            (await session.execute(QUERY)).scalar_one()
-        return time.perf_counter() - start
+        seconds = 0.0
+        for warm_up, share in blocks(classes):
+            await send(session, warm_up)
+            start = time.perf_counter()
+            await send(session, share)
+            seconds += time.perf_counter() - start
+        return seconds
 
 
 def test_statements():
-    gc.collect()  # what pytest and the fixtures made, collected and frozen: see the docstring
-    gc.freeze()
+    classes = start_measuring()
     loop = asyncio.new_event_loop()
     try:
         engine = loop.run_until_complete(prepare())
-        report_wall(loop.run_until_complete(run(engine)))
+        report_wall(loop.run_until_complete(run(engine, classes)))
         loop.run_until_complete(engine.dispose())
     finally:
         loop.close()
@@ -258,10 +317,17 @@ def module_of(scenario: str) -> str:
     return f"test_{scenario.replace('-', '_')}.py"
 
 
-def environment(statements: int, wall_file: Path | None = None, seed: int = 0) -> dict[str, str]:
+Blocks = tuple[int, int]
+"""Blocks per test and warm-up statements per block (``--blocks``): see the module's docstring."""
+
+
+def environment(
+    statements: int, blocks: Blocks, wall_file: Path | None = None, seed: int = 0
+) -> dict[str, str]:
     """The user's environment with the bytecode cache on and hash randomization fixed to ``seed``."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env |= {"PYTHONHASHSEED": str(seed), "SQL_COST_STATEMENTS": str(statements)}
+    env |= {"SQL_COST_BLOCKS": str(blocks[0]), "SQL_COST_WARM_UP": str(blocks[1])}
     if wall_file is not None:
         env["SQL_COST_WALL_FILE"] = str(wall_file)
     return env
@@ -283,9 +349,11 @@ def pytest_command(seed: int) -> list[str]:
     return [sys.executable, "-c", LAYOUT, str(seed * SHIFT), *PYTEST]
 
 
-def instructions(scenario: str, config: str, statements: int, seed: int, directory: Path) -> int:
+def instructions(
+    scenario: str, config: str, statements: int, seed: int, blocks: Blocks, directory: Path
+) -> int:
     command = [*pytest_command(seed), module_of(scenario), *CONFIGS[config][1]]
-    env = environment(statements, seed=seed)
+    env = environment(statements, blocks, seed=seed)
     run(command, directory, env)  # writes the bytecode cache; not counted
     done = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command], directory, env)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -295,7 +363,7 @@ def instructions(scenario: str, config: str, statements: int, seed: int, directo
 
 
 def wall_per_statement(
-    scenario: str, configs: list[str], statements: int, repeats: int, directory: Path
+    scenario: str, configs: list[str], statements: int, repeats: int, blocks: Blocks, directory: Path
 ) -> dict[str, float]:
     """Median wall seconds per statement as the test times its own loop, interleaved runs."""
     wall_file = directory / "wall.json"
@@ -304,7 +372,7 @@ def wall_per_statement(
         shift = repetition % len(configs)
         for config in configs[shift:] + configs[:shift]:
             command = [*pytest_command(0), module_of(scenario), *CONFIGS[config][1]]
-            run(command, directory, environment(statements, wall_file))
+            run(command, directory, environment(statements, blocks, wall_file))
             samples[config].append(json.loads(wall_file.read_text(encoding="utf-8"))["per_statement"])
     return {config: statistics.median(values) for config, values in samples.items()}
 
@@ -322,8 +390,11 @@ def row(
     def per_statement(config: str, seed: int) -> float:
         return (counts[scenario, config, statements, seed] - counts[scenario, config, 0, seed]) / statements
 
-    plain = statistics.mean(per_statement("plain", seed) for seed in seeds)
+    plains = [per_statement("plain", seed) for seed in seeds]
+    plain = statistics.mean(plains)
     cells = [f"{plain / 1000:,.1f}k" + (f" ({walls['plain'] * 1e6:.1f} µs)" if walls else "")]
+    if len(seeds) > 1:
+        cells[0] += f" [{min(plains) / 1000:,.1f}k..{max(plains) / 1000:,.1f}k]"
     for config in configs[1:]:
         extras = [per_statement(config, seed) - per_statement("plain", seed) for seed in seeds]
         extra = statistics.mean(extras)
@@ -346,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once (counts do not change)")
     parser.add_argument("--wall-repeats", type=int, default=5, help="interleaved wall-clock runs (0: none)")
+    parser.add_argument(
+        "--blocks",
+        default="8,60",
+        help="blocks per test, each in a layout of its own, and warm-up statements per block (default 8,60)",
+    )
     arguments = parser.parse_args(argv)
     scenarios = [name for name in arguments.scenarios.split(",") if name]
     configs = ["plain", *(name for name in arguments.configs.split(",") if name and name != "plain")]
@@ -355,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: the instruction counts are the figure")
     statements = arguments.statements
+    count, warm_up = (int(part) for part in arguments.blocks.split(","))
+    if count < 1 or warm_up < 0 or statements % count:
+        parser.error("--blocks: at least one block, no negative warm-up, and --statements a multiple of it")
+    blocks = (count, warm_up)
     print(f"Python {sys.version.split()[0]}, {statements:,} statements per test, SQLite in memory\n")
     header = " | ".join(CONFIGS[config][0] for config in configs[1:])
     print(f"| scenario | plain, per statement | {header} |")
@@ -373,12 +453,14 @@ def main(argv: list[str] | None = None) -> int:
             counts = dict(
                 zip(
                     runs,
-                    pool.map(lambda run: instructions(run[0], run[1], run[2], run[3], directory), runs),
+                    pool.map(
+                        lambda job: instructions(job[0], job[1], job[2], job[3], blocks, directory), runs
+                    ),
                     strict=True,
                 )
             )
             walls = (
-                wall_per_statement(scenario, configs, statements, arguments.wall_repeats, directory)
+                wall_per_statement(scenario, configs, statements, arguments.wall_repeats, blocks, directory)
                 if arguments.wall_repeats
                 else {}
             )
