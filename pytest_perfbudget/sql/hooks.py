@@ -195,11 +195,11 @@ class Recorder:
             rows = cursor.rowcount  # kept as the driver says it: see Statement
         except Exception:  # a driver may refuse once the cursor is spent; the count is optional
             rows = None
-        request: Any = None  # a Request, or None: a statement outside any call into SQLAlchemy
-        entry: FrameType | None = None  # the call into SQLAlchemy this statement belongs to (see Request)
+        request: Any  # a Request, or None: a statement outside any call into SQLAlchemy
+        entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see Request)
         locator = self.locating
         if locator is None:
-            test_call, place = None, shape
+            test_call, place, request = None, shape, None
             log.requests_repeat = True  # no request to tell them apart by
         else:
             user_depth, user_code, user_lasti, entry_depth, parent, mark, test_call, place = holder
@@ -224,13 +224,12 @@ class Recorder:
                 found = _same_place_in_parent(parent)
                 if found is not None:
                     entry, user, glet = found
-                    if (
-                        user.f_trace is not mark
-                    ):  # another frame of that code: what lies out from it may differ
+                    if user.f_trace is not mark:  # another frame of that code: what is out from it may differ
                         test_call, place = self._outward(holder, user, glet, shape)
             if user is None:
                 test_call, entry, place = self._walk(holder, shape)
             if entry is None:
+                request = None
                 log.requests_repeat = True  # a statement of no request: see QueryLog
             else:
                 request = entry.f_trace
