@@ -28,8 +28,8 @@ import itertools
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from types import CodeType, FrameType
-from typing import Any, NamedTuple
+from types import CodeType, FrameType, MethodType
+from typing import Any, NamedTuple, cast
 
 from ..queries import DETAIL_LIMIT, QueryLog, StatementKind, capture, place_of
 from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
@@ -56,37 +56,47 @@ them by identity (see :func:`~pytest_perfbudget.queries.place_of`)."""
 AnyFunction = Callable[..., Any]
 
 
-class Request(int):
-    """Marks one call into SQLAlchemy: put on its entry frame, so it lives exactly as long as the call.
+def _traces_nothing(request: int, frame: object, event: str, arg: object) -> None:
+    """The marker of one call into SQLAlchemy, bound to its request's number: put on the call's
+    entry frame, so it lives exactly as long as the call.
 
     A frame cannot be weakly referenced, and holding it would keep its locals (and,
     through ``f_back``, the user's frames and theirs) alive for as long as it is held:
     objects a test let go would not be collected while it is measured. So the
-    recorder keeps no frame. It sets this marker as the entry frame's ``f_trace``, a
-    slot every frame has and that is cleared with it: a statement whose entry frame
-    carries a marker belongs to that marker's request. A new call into SQLAlchemy
-    has a new frame without one, even when CPython reuses the address of the last.
+    recorder keeps no frame. It sets a marker (this function bound to a number,
+    :func:`_marker_for`) as the entry frame's ``f_trace``, a slot every frame has and that
+    is cleared with it: a statement whose entry frame carries a marker belongs to that
+    marker's request. A new call into SQLAlchemy has a new frame without one, even when
+    CPython reuses the address of the last.
 
-    The same marker, with an id of its own, tells a test's call apart from the next, and
-    a frame of the user's code whose callers the recorder keeps (see ``Memo``) from
-    another frame of the same code.
+    The same marker, with a number of its own, tells a test's call apart from the next,
+    and a frame of the user's code whose callers the recorder keeps (see :data:`Holder`)
+    from another frame of the same code.
 
     While a tracer is active (a debugger, coverage), ``f_trace`` is the tracer's: the
-    marker goes into the frame's locals instead, under :data:`LOCALS_KEY`, which
-    costs more. The marker is the request's id (an ``int``: made without a Python
-    ``__init__``) and holds nothing else. Should a tracer call it, it traces nothing.
+    number goes into the frame's locals instead, under :data:`LOCALS_KEY`, which costs
+    more. A bound method because it is callable, as ``f_trace`` should be, made and freed
+    in C, and holds nothing but the number: should a tracer call it, it traces nothing.
+    The records keep the plain number.
     """
+    return None
 
-    __slots__ = ()
 
-    def __call__(self, frame: object, event: str, arg: object) -> None:
-        return None
+_marker_for = _traces_nothing.__get__
+"""The marker of request ``number`` (see :func:`_traces_nothing`)."""
 
+_next_request = itertools.count(1).__next__
+"""A new request's number; they grow from one to the next."""
 
 LOCALS_KEY = "__perfbudget_request__"
 
-_next_request = map(Request, itertools.count(1)).__next__
-"""A new request marker (see :class:`Request`); ids grow from one to the next."""
+
+def _marked(marker: object) -> int | None:
+    """The request a frame's ``f_trace`` marks, if it is a marker (see :func:`_traces_nothing`)."""
+    if type(marker) is MethodType and marker.__func__ is _traces_nothing:
+        return cast(int, marker.__self__)
+    return None
+
 
 NOT_REUSED = object()
 """The mark of a place's site that may not be reused: no frame's ``f_trace`` is ever this (see
@@ -109,7 +119,7 @@ tell the user frame by its depth (counted from :meth:`Recorder.execution`), code
 and the entry by its depth; from a greenlet's stack (``AsyncSession``), the parent place is a
 :class:`ParentPlace` and the first four are None. The test's call and ``place`` (:func:`~pytest_perfbudget.queries.place_of` the shape and the
 site) are what was found out from the user frame, reused while that very frame runs: the frame
-whose ``f_trace`` is ``mark`` (see :class:`Request`)."""
+whose ``f_trace`` is ``mark`` (see :func:`_traces_nothing`)."""
 
 
 class ParentPlace(NamedTuple):
@@ -195,8 +205,8 @@ class Recorder:
             rows = cursor.rowcount  # kept as the driver says it: see Statement
         except Exception:  # a driver may refuse once the cursor is spent; the count is optional
             rows = None
-        request: Any  # a Request, or None: a statement outside any call into SQLAlchemy
-        entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see Request)
+        request: int | None  # None: a statement outside any call into SQLAlchemy
+        entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see _traces_nothing)
         locator = self.locating
         if locator is None:
             test_call, place, request = None, shape, None
@@ -232,12 +242,14 @@ class Recorder:
                 request = None
                 log.requests_repeat = True  # a statement of no request: see QueryLog
             else:
-                request = entry.f_trace
-                if request is None and _gettrace() is None:
-                    request = entry.f_trace = _next_request()
+                marker = entry.f_trace
+                if marker is None and _gettrace() is None:
+                    request = _next_request()
+                    entry.f_trace = _marker_for(request)
                 else:
                     log.requests_repeat = True  # of a request seen before, or maybe (see QueryLog)
-                    if type(request) is not Request:
+                    request = _marked(marker)
+                    if request is None:
                         request = self._request_in_locals(entry)
         observer = self.observer
         if observer is not None and kind == "query":
@@ -280,9 +292,9 @@ class Recorder:
         its shape (see :meth:`_remember`)."""
         locator = self.locating
         assert locator is not None  # called from execution() when it is set
-        test_call: Any  # a frame, marked here, or the id of one (see Request)
+        test_call: Any  # a frame, marked here, or the number of one (see _traces_nothing)
         call_site, function, entry, callers, test_call, user = locator.walk(_getframe(3))
-        if test_call is not None and type(test_call) is not Request:  # a frame
+        if test_call is not None and type(test_call) is not int:  # a frame
             test_call = self._mark_test_call(test_call)
         place = _intern(place_of(shape, (call_site, function, callers)))  # see place_of
         if user is not None and entry is not None:
@@ -295,9 +307,9 @@ class Recorder:
         ``user`` are walked."""
         locator = self.locating
         assert locator is not None  # called from execution() when it is set
-        test_call: Any  # a frame, marked here, or the id of one (see Request)
+        test_call: Any  # a frame, marked here, or the number of one (see _traces_nothing)
         call_site, function, callers, test_call = locator.outward(user, glet)
-        if test_call is not None and type(test_call) is not Request:  # a frame
+        if test_call is not None and type(test_call) is not int:  # a frame
             test_call = self._mark_test_call(test_call)
         place = _intern(place_of(shape, (call_site, function, callers)))  # see place_of
         holder[5:] = (self._mark_running(user), test_call, place)
@@ -318,14 +330,13 @@ class Recorder:
             holder[:] = (None, None, None, None, where, self._mark_running(user), test_call, place)
 
     def _mark_running(self, frame: FrameType) -> object:
-        """``frame``'s own mark (see :class:`Request`), if what lies out from it stays the same for
-        as long as it runs: not for a generator, which whoever iterates it next resumes under
-        other callers. A coroutine is resumed by what awaits it, or by its task's step. Else
+        """``frame``'s own marker (see :func:`_traces_nothing`), if what lies out from it stays the
+        same for as long as it runs: not for a generator, which whoever iterates it next resumes
+        under other callers. A coroutine is resumed by what awaits it, or by its task's step. Else
         (or under a tracer, which owns ``f_trace``) :data:`NOT_REUSED`."""
-        if frame.f_code.co_flags & _RESUMED_ANYWHERE:
+        if frame.f_code.co_flags & _RESUMED_ANYWHERE or self._mark_test_call(frame) is None:
             return NOT_REUSED
-        mark = self._mark_test_call(frame)
-        return NOT_REUSED if mark is None else mark
+        return frame.f_trace
 
     def task_origin(self, creator: FrameType) -> Origin | None:
         """Where a task created from ``creator`` comes from, for the callers of its statements."""
@@ -337,26 +348,27 @@ class Recorder:
             return call_site, function, callers, test_call
         return call_site, function, callers, self._mark_test_call(test_call)
 
-    def _mark_test_call(self, frame: FrameType) -> Request | None:
-        """The test's call ``frame`` is, marked as an entry is (see :class:`Request`).
+    def _mark_test_call(self, frame: FrameType) -> int | None:
+        """The test's call ``frame`` is, marked as an entry is (see :func:`_traces_nothing`).
 
         Not in the locals under a tracer: they are the user's, and ``locals()`` would show it.
         Such statements have no test's call, and their repeats are taken for loops.
         """
         marker = frame.f_trace
-        if marker.__class__ is Request:
-            return marker
-        if marker is None and _gettrace() is None:
-            marker = frame.f_trace = _next_request()
-            return marker
-        return None
+        if marker is None:
+            if _gettrace() is not None:
+                return None
+            number = _next_request()
+            frame.f_trace = _marker_for(number)
+            return number
+        return _marked(marker)
 
     @staticmethod
-    def _request_in_locals(entry: FrameType) -> Request:
-        """The request marked in ``entry``'s locals, marked now if new (see :class:`Request`)."""
+    def _request_in_locals(entry: FrameType) -> int:
+        """The request marked in ``entry``'s locals, marked now if new (see :func:`_traces_nothing`)."""
         namespace = entry.f_locals
         request = namespace.get(LOCALS_KEY)
-        if request.__class__ is not Request:
+        if type(request) is not int:
             request = namespace[LOCALS_KEY] = _next_request()
         return request
 

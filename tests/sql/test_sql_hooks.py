@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sql_scenarios import capturing, spy_on_walks
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, exc, inspect, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, exc, inspect, text
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.default import DefaultDialect
 
@@ -184,6 +184,31 @@ def test_requests_are_told_apart_under_a_tracer(installed: None) -> None:
     assert len(requests) > 4  # the reflection's statements, then the loop's three
     assert len(set(requests)) == 4
     assert all(statement.callers == () for statement in log.counted)  # none above this test
+
+
+def test_a_tracer_started_during_a_request_is_not_disturbed_by_its_marker(installed: None) -> None:
+    """The marker left on a frame traces nothing, and keeps its request's number."""
+    lines: list[int] = []
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        lines.append(frame.f_lineno)
+        return None  # leaves frames' f_trace alone: markers are called for their lines
+
+    def listener(*args: Any) -> None:  # runs inside the request, under its entry frame
+        sys.settrace(tracer)
+
+    engine = create_engine("sqlite://")
+    event.listen(engine, "after_cursor_execute", listener)
+    previous = sys.gettrace()
+    try:
+        with capturing() as log, engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            connection.execute(text("SELECT 2"))
+    finally:
+        sys.settrace(previous)
+    assert lines  # the tracer ran, and the statements went on
+    assert [statement.sql for statement in log.counted] == ["SELECT 1", "SELECT 2"]
+    assert all(isinstance(statement.request, int) for statement in log.counted)
 
 
 def test_call_sites_can_be_switched_off(installed: None) -> None:
