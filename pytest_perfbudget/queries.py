@@ -250,6 +250,7 @@ class QueryLog:
         self.folded: dict[FoldKey, Folded] = {} if folded is None else folded
         self._statements: list[Statement] = []  # the records read as statements so far
         self._kept_requests: dict[FoldKey, int] | None = None
+        self._kept_durations: list[float] = []
         self._keep(list(map(record_of, statements)))
 
     @classmethod
@@ -320,15 +321,22 @@ class QueryLog:
 
     @property
     def total_time(self) -> float:
-        kept: float = sum(map(_DURATION, self.records))
+        kept: float = sum(self._durations())
         return kept + sum(group.duration for group in self.folded.values())
 
     def slowest_shape(self) -> tuple[float, str] | None:
         """The duration and shape of the slowest statement kept, if any."""
-        if not self.records:
+        durations = self._durations()
+        if not durations:
             return None
-        slowest = max(self.records, key=_DURATION)
-        return slowest[DURATION], slowest[SHAPE]
+        slowest = max(durations)
+        return slowest, self.records[durations.index(slowest)][SHAPE]
+
+    def _durations(self) -> list[float]:
+        """The kept statements' durations, read out once for the SQL time and the slowest."""
+        if len(self._kept_durations) != len(self.records):
+            self._kept_durations = list(map(_DURATION, self.records))
+        return self._kept_durations
 
     def by_shape(self) -> dict[str, list[Statement]]:
         """Kept counted statements grouped by fingerprint, in order of first appearance."""
@@ -426,7 +434,10 @@ def _repeats(
     Unless ``requests_repeat``, each record is a request of its own.
     """
     places: list[str] = list(map(_PLACE, records))
-    distinct = dict.fromkeys(places)  # in order of first appearance
+    if places and places.count(places[0]) == len(places):  # one place (a loop's): no hashing
+        distinct: dict[str, None] = {places[0]: None}
+    else:
+        distinct = dict.fromkeys(places)  # in order of first appearance
     few = len(distinct) <= FEW_PLACES
     kept: dict[str, int]
     if requests_repeat:
