@@ -429,26 +429,21 @@ def _repeats(
     requests added up.
 
     It runs after every measured call that sent SQL, over every statement: the passes over
-    the records are C-level (``map``, ``dict.fromkeys``, ``list.count``, ``Counter``) over their
+    the records are C-level (``map``, ``list.count``, ``Counter``, ``zip``) over their
     places (see :func:`place_of`), and the Python loops below go over places, not statements.
     Unless ``requests_repeat``, each record is a request of its own.
     """
     places: list[str] = list(map(_PLACE, records))
-    if places and places.count(places[0]) == len(places):  # one place (a loop's): no hashing
-        distinct: dict[str, None] = {places[0]: None}
-    else:
-        distinct = dict.fromkeys(places)  # in order of first appearance
-    few = len(distinct) <= FEW_PLACES
     kept: dict[str, int]
     if requests_repeat:
         kept = _requests_per_place(places, list(map(_REQUEST, records)))
-    elif few:
-        kept = {place: places.count(place) for place in distinct}
+    elif places and places[-1] is places[0] and places.count(places[0]) == len(places):  # one place: a loop
+        kept = {places[0]: len(places)}
     else:
         kept = Counter(places)
     first: dict[str, Record]  # each place's first record
-    if few:
-        first = {place: records[places.index(place)] for place in distinct}
+    if len(kept) == 1:
+        first = {places[0]: records[0]}
     else:
         first = dict(zip(reversed(places), reversed(records), strict=True))
     chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
@@ -465,7 +460,7 @@ def _repeats(
             more[key] = folded_group
     found: list[Suspect] = []
     made_by_test: list[Suspect] = []
-    several_places = len(distinct) >= 2  # else no call of the test's sent two different statements
+    several_places = len(kept) >= 2  # else no call of the test's sent two different statements
     by_test = _RepeatsByTest(records, places, bool(folded))
     for (shape, call_site), by_place in chains.items():
         count = repeated = 0
@@ -494,11 +489,6 @@ def _repeats(
             if repeated:
                 made_by_test.append(Suspect(shape, repeated, call_site, function))
     return sorted(found, key=lambda suspect: -suspect.count), made_by_test
-
-
-FEW_PLACES = 16
-"""Up to this many places in a log, :func:`_repeats` counts and finds each place's statements with
-a scan of the list of places per place (no hashing), and with one hashing pass beyond."""
 
 
 def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:

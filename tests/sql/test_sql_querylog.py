@@ -276,12 +276,16 @@ def test_a_block_after_the_detail_limit_gets_its_share_of_the_folded_statements(
     assert log.suspects(3)[0].count == 19
 
 
-@pytest.mark.parametrize("places", [3, 40], ids=["few places", "many places"])
-def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_gives(places: int) -> None:
+@pytest.mark.parametrize(
+    ("shapes", "sites"), [(1, 1), (3, 2), (40, 2)], ids=["one place", "6 places", "40 places"]
+)
+def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_gives(
+    shapes: int, sites: int
+) -> None:
     """The recorder tells the log when no request repeats; the analysis then skips telling them apart."""
     statements = [
         statement(
-            shape=f"SELECT t{n % places}.id FROM t{n % places}", call_site=f"app/a.py:{n % 2}", request=n
+            shape=f"SELECT t{n % shapes}.id FROM t{n % shapes}", call_site=f"app/a.py:{n % sites}", request=n
         )
         for n in range(200)
     ]
@@ -290,7 +294,7 @@ def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_give
     known.requests_repeat = False
     assert general.n_plus_one(3) == known.n_plus_one(3)
     suspects = known.suspects(3)
-    assert len(suspects) == len({(n % places, n % 2) for n in range(200)})
+    assert len(suspects) == len({(n % shapes, n % sites) for n in range(200)})
     assert sum(suspect.count for suspect in suspects) == 200
 
 
