@@ -13,8 +13,8 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import compress, repeat
-from operator import eq, is_, itemgetter
+from itertools import compress, islice, repeat
+from operator import eq, is_, is_not, itemgetter
 from typing import Any, Final, Literal, NamedTuple
 
 StatementKind = Literal["query", "transaction", "setup"]
@@ -429,23 +429,22 @@ def _repeats(
     requests added up.
 
     It runs after every measured call that sent SQL, over every statement: the passes over
-    the records are C-level (``map``, ``list.count``, ``Counter``, ``zip``) over their
+    the records are C-level (``map``, ``compress``, ``Counter``, ``zip``) over their
     places (see :func:`place_of`), and the Python loops below go over places, not statements.
     Unless ``requests_repeat``, each record is a request of its own.
     """
     places: list[str] = list(map(_PLACE, records))
+    runs = _runs(places)
     kept: dict[str, int]
-    if requests_repeat:
-        kept = _requests_per_place(places, list(map(_REQUEST, records)))
-    elif places and places[-1] is places[0] and places.count(places[0]) == len(places):  # one place: a loop
-        kept = {places[0]: len(places)}
+    first: dict[str, Record]  # each place's first record
+    if runs is not None:
+        kept, starts = runs
+        first = {place: records[start] for place, start in starts.items()}
     else:
         kept = Counter(places)
-    first: dict[str, Record]  # each place's first record
-    if len(kept) == 1:
-        first = {places[0]: records[0]}
-    else:
         first = dict(zip(reversed(places), reversed(records), strict=True))
+    if requests_repeat:
+        kept = _requests_per_place(places, list(map(_REQUEST, records)))
     chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
     judged: dict[str, bool] = {}
     for key, requests in kept.items():
@@ -489,6 +488,32 @@ def _repeats(
             if repeated:
                 made_by_test.append(Suspect(shape, repeated, call_site, function))
     return sorted(found, key=lambda suspect: -suspect.count), made_by_test
+
+
+def _runs(places: list[str]) -> tuple[dict[str, int], dict[str, int]] | None:
+    """Statements per place, and where each place's first is, in order of first appearance; None
+    when the places do not come in runs.
+
+    A loop sends its statements in a run of one place, and the recorder makes equal places the
+    same string: the runs' starts are found by identity, in C, and only the runs are added up
+    here. Counting by hashing instead would make a new int for each statement past 256, and
+    a scan per place would compare other places byte by byte.
+    """
+    if not places:
+        return {}, {}
+    starts = [0, *compress(range(1, len(places)), map(is_not, islice(places, 1, None), places))]
+    if len(starts) > len(places) // 8 + 1:  # short runs: hashing is cheaper
+        return None
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for start, end in zip(starts, [*starts[1:], len(places)], strict=True):
+        place = places[start]
+        if place in counts:
+            counts[place] += end - start
+        else:
+            counts[place] = end - start
+            first[place] = start
+    return counts, first
 
 
 def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:

@@ -309,3 +309,10 @@ def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_give
 )
 def test_a_place_tells_its_site(site: queries.Site) -> None:
     assert queries.site_of(queries.place_of(LOAD, site)) == site
+
+
+def test_places_in_runs_are_added_up_run_by_run() -> None:
+    a, b = "SELECT a\0app/a.py:1\0f", "SELECT b\0app/a.py:2\0f"  # one string each, as the recorder keeps them
+    assert queries._runs([a] * 10 + [b] * 10 + [a] * 5) == ({a: 15, b: 10}, {a: 0, b: 10})
+    assert queries._runs([a, b] * 20) is None  # runs too short: counted by hashing
+    assert queries._runs([]) == ({}, {})
