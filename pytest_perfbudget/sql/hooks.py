@@ -117,9 +117,10 @@ flat, so that one unpacking reads it.
 All None but the last three before the first walk. On the recorder's own stack, the first four
 tell the user frame by its depth (counted from :meth:`Recorder.execution`), code and instruction,
 and the entry by its depth; from a greenlet's stack (``AsyncSession``), the parent place is a
-:class:`ParentPlace` and the first four are None. The test's call and ``place`` (:func:`~pytest_perfbudget.queries.place_of` the shape and the
-site) are what was found out from the user frame, reused while that very frame runs: the frame
-whose ``f_trace`` is ``mark`` (see :func:`_traces_nothing`)."""
+:class:`ParentPlace` and the first four are None. The test's call and ``place``
+(:func:`~pytest_perfbudget.queries.place_of` the shape and the site) are what was found out from
+the user frame, reused while that very frame runs: the frame whose ``f_trace`` is ``mark`` (see
+:func:`_traces_nothing`)."""
 
 
 class ParentPlace(NamedTuple):
