@@ -435,16 +435,18 @@ def _repeats(
     """
     places: list[str] = list(map(_PLACE, records))
     runs = _runs(places)
-    kept: dict[str, int]
     first: dict[str, Record]  # each place's first record
     if runs is not None:
-        kept, starts = runs
+        per_place, starts = runs
         first = {place: records[start] for place, start in starts.items()}
     else:
-        kept = Counter(places)
+        per_place = None
         first = dict(zip(reversed(places), reversed(records), strict=True))
+    kept: dict[str, int]  # requests per place
     if requests_repeat:
         kept = _requests_per_place(places, list(map(_REQUEST, records)))
+    else:  # a request per statement
+        kept = per_place if per_place is not None else Counter(places)
     chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
     judged: dict[str, bool] = {}
     for key, requests in kept.items():
