@@ -29,10 +29,10 @@ import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
 from types import CodeType, FrameType, MethodType
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from ..queries import DETAIL_LIMIT, QueryLog, StatementKind, capture, place_of
-from .callsite import TASK_ORIGIN, CallSiteLocator, Origin, next_stack
+from .callsite import TASK_ORIGIN, CallSiteLocator, Origin
 from .fingerprint import Quoting, quoting_of, shapes_for
 
 EXECUTE_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -117,26 +117,21 @@ flat, so that one unpacking reads it.
 All None but the last three before the first walk. On the recorder's own stack, the first four
 tell the user frame by its depth (counted from :meth:`Recorder.execution`), code and instruction,
 and the entry by its depth; from a greenlet's stack (``AsyncSession``), the parent place is a
-:class:`ParentPlace` and the first four are None. The test's call and ``place``
+:data:`ParentPlace` and the first four are None. The test's call and ``place``
 (:func:`~pytest_perfbudget.queries.place_of` the shape and the site) are what was found out from
 the user frame, reused while that very frame runs: the frame whose ``f_trace`` is ``mark`` (see
 :func:`_traces_nothing`)."""
 
 
-class ParentPlace(NamedTuple):
-    """Where on a greenlet's stack a statement was sent from: the root of the greenlet's own
-    stack by its depth from :meth:`Recorder.execution`, then the entry and the user frame by
-    their steps out from the parent greenlet's innermost frame (see :func:`_place`)."""
+ParentPlace = tuple[int, CodeType, int, Callable[[], Any], int, int, CodeType, int]
+"""Where on a greenlet's stack (``AsyncSession``) a statement was sent from: ``(root depth, root
+code, root instruction, getcurrent, entry steps, user steps, user code, user instruction)``.
 
-    root_depth: int
-    root_code: CodeType
-    root_lasti: int
-    entry_steps: int
-    entry_code: CodeType
-    entry_lasti: int
-    user_steps: int
-    user_code: CodeType
-    user_lasti: int
+The root of the greenlet's own stack is told by its depth from :meth:`Recorder.execution`, code
+and instruction; the entry by its steps out from the parent greenlet's innermost frame, and the
+user frame by its steps on from the entry, code and instruction; ``getcurrent`` is greenlet's,
+which the parent is found from (see :func:`_place`). A plain tuple: one unpacking reads it (a
+named tuple would be unpacked through an iterator)."""
 
 
 _RESUMED_ANYWHERE = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
@@ -325,9 +320,11 @@ class Recorder:
         walked again, and not even those while the very same user frame runs. A loop over
         lazy loads walks SQLAlchemy's frames once, not once per load."""
         where = _place(_getframe(2), user, entry)  # depths count from execution()
-        if type(where) is tuple:
+        if where is None:
+            return
+        if len(where) == 4:  # on this stack
             holder[:] = (*where, None, self._mark_running(user), test_call, place)
-        elif where is not None:
+        else:
             holder[:] = (None, None, None, None, where, self._mark_running(user), test_call, place)
 
     def _mark_running(self, frame: FrameType) -> object:
@@ -392,7 +389,7 @@ def _place(
     """How to tell that a later statement comes from the same place (see :data:`Holder`):
     ``user`` by its depth from ``start`` (the recorder's frame), with its code and
     instruction, and ``entry`` by its depth; on a greenlet's stack (``AsyncSession``), a
-    :class:`ParentPlace`.
+    :data:`ParentPlace`.
 
     The frames between the statement and the user frame held no user code when the stack was
     walked (``user`` is the first found), and they are not looked at again: the same code at
@@ -417,7 +414,11 @@ def _place(
         return (depth, user.f_code, user.f_lasti, entry_depth)
     if entry_depth is not None:  # the entry on the greenlet's own stack, the user frame beyond it
         return None
-    frame = next_stack(None)[0]
+    module = sys.modules.get("greenlet")
+    if module is None:
+        return None
+    getcurrent = module.getcurrent
+    frame = getattr(getcurrent().parent, "gr_frame", None)
     steps = 0
     entry_steps = None
     while frame is not None and frame is not user:
@@ -427,42 +428,46 @@ def _place(
         steps += 1
     if frame is None or entry_steps is None:
         return None
-    return ParentPlace(
+    return (
         depth - 1,
         root.f_code,
         root.f_lasti,
+        getcurrent,
         entry_steps,
-        entry.f_code,
-        entry.f_lasti,
-        steps,
+        steps - entry_steps,
         user.f_code,
         user.f_lasti,
     )
 
 
 def _same_place_in_parent(where: ParentPlace) -> tuple[FrameType, FrameType, object] | None:
-    """The entry, user frame and greenlet of the statement being recorded, if it comes from the
-    place ``where``, else None. Called from :meth:`Recorder.execution`."""
-    root_depth, root_code, root_lasti, entry_steps, entry_code, entry_lasti, user_steps, code, lasti = where
+    """The entry, user frame and parent greenlet of the statement being recorded, if it comes from
+    the place ``where``, else None. Called from :meth:`Recorder.execution`.
+
+    As on the recorder's own stack, the user frame is what is checked: the frames between it and
+    the parent's innermost frame are those of the call it is making (the entry among them)."""
+    root_depth, root_code, root_lasti, getcurrent, entry_steps, user_steps, code, lasti = where
     try:
         root = _getframe(root_depth + 1)
     except ValueError:
         return None
     if root.f_back is not None or root.f_code is not root_code or root.f_lasti != root_lasti:
         return None
-    frame, glet = next_stack(None)
-    entry = None
-    for step in range(user_steps):
-        if frame is None:
+    glet = getcurrent().parent
+    try:  # a shorter stack ends in None, which has none of these attributes
+        entry = glet.gr_frame
+        while entry_steps > 0:  # not range(): making one costs more than the steps it counts
+            entry = entry.f_back
+            entry_steps -= 1
+        user = entry
+        while user_steps > 0:
+            user = user.f_back
+            user_steps -= 1
+        if user.f_code is not code or user.f_lasti != lasti:
             return None
-        if step == entry_steps:
-            entry = frame
-        frame = frame.f_back
-    if frame is None or frame.f_code is not code or frame.f_lasti != lasti:
+    except AttributeError:
         return None
-    if entry is None or entry.f_code is not entry_code or entry.f_lasti != entry_lasti:
-        return None
-    return entry, frame, glet
+    return entry, user, glet
 
 
 def _size(parameters: Any) -> int:

@@ -190,3 +190,36 @@ def test_statements_from_an_async_session_are_found_again_through_the_greenlet(
     suspects = remembered.suspects(3)
     assert [(suspect.count, suspect.function) for suspect in suspects] == [(4, "load"), (3, "run")]
     assert len(walked) == len(walked_every_time) - 5  # the SELECTs sent again were not walked again
+
+
+def test_a_statement_sent_from_run_sync_is_not_taken_for_one_of_the_awaiting_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same SELECT, awaited from one line, in turn directly and through ``run_sync``: the
+    user frame is the awaiting line's, then the function run in the greenlet."""
+    pytest.importorskip("aiosqlite")
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    query = select(Parent).where(Parent.id == 1)
+
+    def load_in_the_greenlet(session: Session) -> None:
+        session.execute(query)
+
+    async def run() -> None:
+        engine = create_async_engine("sqlite+aiosqlite://")
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        async with AsyncSession(engine) as session:
+            await session.execute(text("SELECT 1"))
+            for number in range(6):
+                await (session.run_sync(load_in_the_greenlet) if number % 2 else session.execute(query))
+        await engine.dispose()
+
+    (remembered, _), (walked_each_time, _) = both_ways(lambda: asyncio.run(run()), monkeypatch).values()
+
+    assert found(remembered) == found(walked_each_time)
+    loads = [
+        statement for statement in remembered.counted if statement.sql.startswith("SELECT same_place_parents")
+    ]
+    functions = [statement.function for statement in loads]
+    assert functions == ["run", "load_in_the_greenlet"] * 3
