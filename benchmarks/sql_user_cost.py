@@ -26,7 +26,13 @@ average out:
   8 by default): before each block every class gets a new version tag at its next lookup, a
   different number of tags on, so one run samples several layouts. Each block starts with a few
   warm-up statements, sent alike by the run without the N statements, so that the interpreter's
-  specializations, undone by the new tags, are made again outside what is counted.
+  specializations, undone by the new tags, are made again outside what is counted. Even so, a
+  lazy load spends about 100,000 instructions a statement in method-cache misses, and they moved
+  a mean of eight layouts by 10,000 instructions a statement from one run to the next. So each
+  run's misses are counted apart (``find_name_in_mro``, where a lookup the cache does not hold searches
+  the class's MRO, with what it calls: ``callgrind_annotate --inclusive=yes``), and each figure is
+  given without them, then in all: without them, the same code gave the same figure within a few
+  hundred instructions in every layout.
 - Where the cyclic garbage collector runs its full collections moves with what the statements
   allocate, and one full collection of a big heap is tens of millions of instructions: with the
   2,000 parents of the lazy-load scenario loaded, a figure moved by 50,000 instructions per
@@ -349,17 +355,35 @@ def pytest_command(seed: int) -> list[str]:
     return [sys.executable, "-c", LAYOUT, str(seed * SHIFT), *PYTEST]
 
 
+Count = tuple[int, int]
+"""A run's instructions in all, and those of CPython's method-cache misses among them."""
+
+MISSES = re.compile(r"^\s*([\d,]+) .*:find_name_in_mro ", re.MULTILINE)
+
+
 def instructions(
     scenario: str, config: str, statements: int, seed: int, blocks: Blocks, directory: Path
-) -> int:
+) -> Count:
+    """The run's instructions, and those spent in method-cache misses: ``find_name_in_mro`` with
+    what it calls, which is where a lookup the cache does not hold searches the class's MRO."""
     command = [*pytest_command(seed), module_of(scenario), *CONFIGS[config][1]]
     env = environment(statements, blocks, seed=seed)
     run(command, directory, env)  # writes the bytecode cache; not counted
-    done = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command], directory, env)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None or " passed" not in done.stdout:
-        sys.exit(f"callgrind run failed: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return int(found.group(1))
+    with tempfile.NamedTemporaryFile(prefix="callgrind.", dir=directory) as profile:
+        done = run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile.name}", *command], directory, env
+        )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None or " passed" not in done.stdout:
+            sys.exit(f"callgrind run failed: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        annotated = subprocess.run(
+            ["callgrind_annotate", "--inclusive=yes", profile.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    misses = MISSES.search(annotated)
+    return int(found.group(1)), int(misses.group(1).replace(",", "")) if misses else 0
 
 
 def wall_per_statement(
@@ -382,25 +406,34 @@ def row(
     configs: list[str],
     seeds: list[int],
     statements: int,
-    counts: dict[tuple[str, str, int, int], int],
+    counts: dict[tuple[str, str, int, int], Count],
     walls: dict[str, float],
 ) -> list[str]:
-    """The table's cells for ``scenario``: plain's cost per statement, then each configuration's extra."""
+    """The table's cells for ``scenario``: plain's cost per statement, then each configuration's
+    extra without the method-cache misses, and in all."""
 
-    def per_statement(config: str, seed: int) -> float:
-        return (counts[scenario, config, statements, seed] - counts[scenario, config, 0, seed]) / statements
+    def per_statement(config: str, seed: int, part: int) -> float:
+        with_statements = counts[scenario, config, statements, seed][part]
+        return (with_statements - counts[scenario, config, 0, seed][part]) / statements
 
-    plains = [per_statement("plain", seed) for seed in seeds]
+    def extra(config: str, seed: int, part: int) -> float:
+        return per_statement(config, seed, part) - per_statement("plain", seed, part)
+
+    plains = [per_statement("plain", seed, 0) for seed in seeds]
     plain = statistics.mean(plains)
-    cells = [f"{plain / 1000:,.1f}k" + (f" ({walls['plain'] * 1e6:.1f} µs)" if walls else "")]
-    if len(seeds) > 1:
-        cells[0] += f" [{min(plains) / 1000:,.1f}k..{max(plains) / 1000:,.1f}k]"
+    misses = statistics.mean(per_statement("plain", seed, 1) for seed in seeds)
+    cells = [f"{plain / 1000:,.1f}k ({misses / 1000:,.1f}k in misses)"]
+    if walls:
+        cells[0] += f" ({walls['plain'] * 1e6:.1f} µs)"
     for config in configs[1:]:
-        extras = [per_statement(config, seed) - per_statement("plain", seed) for seed in seeds]
-        extra = statistics.mean(extras)
-        cell = f"{extra / 1000:+,.1f}k ({extra / plain:+.1%})"
+        totals = [extra(config, seed, 0) for seed in seeds]
+        steady = [total - extra(config, seed, 1) for seed, total in zip(seeds, totals, strict=True)]
+        cell = f"{statistics.mean(steady) / 1000:+,.1f}k ({statistics.mean(steady) / plain:+.1%})"
         if len(seeds) > 1:
-            cell += f" [{min(extras) / 1000:+,.1f}k..{max(extras) / 1000:+,.1f}k]"
+            cell += f" [{min(steady) / 1000:+,.1f}k..{max(steady) / 1000:+,.1f}k]"
+        cell += f"; in all {statistics.mean(totals) / 1000:+,.1f}k"
+        if len(seeds) > 1:
+            cell += f" [{min(totals) / 1000:+,.1f}k..{max(totals) / 1000:+,.1f}k]"
         if walls:
             cell += f", wall x{walls[config] / walls['plain']:.2f}"
         cells.append(cell)
@@ -468,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {scenario} | {' | '.join(cells)} |", flush=True)
     print(
         "\nInstructions per statement over plain, from runs with N and with 0 statements "
-        "(callgrind), the mean over the hash seeds [their range]; wall: the test's own loop, "
+        "(callgrind), the mean over the hash seeds [their range]: first without CPython's "
+        "method-cache misses (find_name_in_mro and what it calls), whose count moves with the "
+        "process layout, then in all; plain: its misses beside it; wall: the test's own loop, "
         "median of interleaved runs, over plain."
     )
     return 0
