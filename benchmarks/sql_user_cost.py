@@ -361,20 +361,17 @@ Count = tuple[int, int]
 MISSES = re.compile(r"^\s*([\d,]+) .*:find_name_in_mro ", re.MULTILINE)
 
 
-def instructions(
-    scenario: str, config: str, statements: int, seed: int, blocks: Blocks, directory: Path
-) -> Count:
-    """The run's instructions, and those spent in method-cache misses: ``find_name_in_mro`` with
-    what it calls, which is where a lookup the cache does not hold searches the class's MRO."""
-    command = [*pytest_command(seed), module_of(scenario), *CONFIGS[config][1]]
-    env = environment(statements, blocks, seed=seed)
+def counted(command: list[str], directory: Path, env: dict[str, str], expected: str) -> Count:
+    """The instructions of ``command`` under callgrind, and those spent in method-cache misses:
+    ``find_name_in_mro`` with what it calls, which is where a lookup the cache does not hold
+    searches the class's MRO. ``expected`` is what its output must say (the run did its work)."""
     run(command, directory, env)  # writes the bytecode cache; not counted
     with tempfile.NamedTemporaryFile(prefix="callgrind.", dir=directory) as profile:
         done = run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile.name}", *command], directory, env
         )
         found = re.search(r"Collected : (\d+)", done.stderr)
-        if found is None or " passed" not in done.stdout:
+        if found is None or expected not in done.stdout:
             sys.exit(f"callgrind run failed: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
         annotated = subprocess.run(
             ["callgrind_annotate", "--inclusive=yes", profile.name],
@@ -384,6 +381,14 @@ def instructions(
         ).stdout
     misses = MISSES.search(annotated)
     return int(found.group(1)), int(misses.group(1).replace(",", "")) if misses else 0
+
+
+def instructions(
+    scenario: str, config: str, statements: int, seed: int, blocks: Blocks, directory: Path
+) -> Count:
+    """What one pytest run of ``scenario`` counts (see :func:`counted`)."""
+    command = [*pytest_command(seed), module_of(scenario), *CONFIGS[config][1]]
+    return counted(command, directory, environment(statements, blocks, seed=seed), " passed")
 
 
 def wall_per_statement(
