@@ -163,6 +163,36 @@ def test_one_reflect_call_is_one_request(installed: None) -> None:
     assert suspect.count == 3
 
 
+def test_a_request_made_inside_another_has_its_own_number_and_leaves_the_outer_one_whole(
+    installed: None,
+) -> None:
+    """A listener of the user's code sends a statement of its own while a reflection (one request of
+    many statements) runs: three requests, the outer one's statements all under one number."""
+    engine = create_engine("sqlite://")
+    other = create_engine("sqlite://")
+    Table("t", MetaData(), Column("id", Integer, primary_key=True)).create(engine)
+    inner: list[None] = []
+
+    def listener(*args: Any) -> None:
+        if not inner:
+            inner.append(None)
+            with other.connect() as connection:
+                connection.execute(text("SELECT 'inner'"))
+
+    with engine.connect() as connection:
+        event.listen(engine, "after_cursor_execute", listener)
+        with capturing() as log:
+            MetaData().reflect(connection)
+            connection.execute(text("SELECT 'after'"))
+        event.remove(engine, "after_cursor_execute", listener)
+
+    requests = {statement.sql: statement.request for statement in log.counted}
+    inner_request, after = requests.pop("SELECT 'inner'"), requests.pop("SELECT 'after'")
+    assert len(requests) > 2  # the reflection's statements, before and after the inner one
+    assert len(set(requests.values())) == 1
+    assert len({*requests.values(), inner_request, after}) == 3
+
+
 def test_requests_are_told_apart_under_a_tracer(installed: None) -> None:
     def tracer(frame: Any, event: str, arg: Any) -> Any:
         return tracer  # traces every line: every frame's f_trace is the tracer's
