@@ -93,9 +93,11 @@ def lazy_load():
     Base.metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(insert(Parent), [{"name": f"parent {n}"} for n in range(rows)])
-    parents = iter(Session(engine).scalars(select(Parent).limit(rows)).all())
+    session = Session(engine)
+    parents = iter(session.scalars(select(Parent).limit(rows)).all())
 
     def send(count):
+        assert session.is_active  # held here: a parent whose session is gone loads nothing
         for parent in itertools.islice(parents, count):
             len(parent.children)
 
