@@ -31,10 +31,9 @@ average out:
   a mean of eight layouts by up to 17,000 instructions a statement from one run to the next. So
   each run's misses are counted apart (``find_name_in_mro``, where a lookup the cache does not
   hold searches the class's MRO, with what it calls: ``callgrind_annotate --inclusive=yes``), and
-  each figure is
-  given without them, then in all: without them, four runs of the same code agreed within
-  1,300 instructions per statement (4,100 for the ``AsyncSession``, whose loop waits on a thread),
-  with them within up to 23,000.
+  each figure is given without them, then in all: without them, four runs of the same code
+  agreed within 1,300 instructions per statement (4,100 for the ``AsyncSession``, whose loop waits
+  on a thread), with them within up to 23,000.
 - Where the cyclic garbage collector runs its full collections moves with what the statements
   allocate, and one full collection of a big heap is tens of millions of instructions: with the
   2,000 parents of the lazy-load scenario loaded, a figure moved by 50,000 instructions per
