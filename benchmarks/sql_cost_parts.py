@@ -30,18 +30,20 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sql_user_cost import Count, counted
+from sql_user_cost import MODELS, Count, counted
 
-SCRIPT = """
+SCRIPT = (
+    MODELS
+    + """
 import asyncio
 import gc
 import itertools
 import os
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, String, create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
 from pytest_perfbudget.queries import QueryLog, capture
 from pytest_perfbudget.sql import hooks
@@ -51,24 +53,6 @@ STATEMENTS = int(os.environ["SQL_PARTS_STATEMENTS"])
 VARIANT = os.environ["SQL_PARTS_VARIANT"]
 SCENARIO = os.environ["SQL_PARTS_SCENARIO"]
 WARM_UP = 60
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Parent(Base):
-    __tablename__ = "parents"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(20))
-    children: Mapped[list["Child"]] = relationship(lazy="select")
-
-
-class Child(Base):
-    __tablename__ = "children"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"))
-
 
 hooks.install()
 hooks.recorder.configure(CallSiteLocator(Path.cwd()))
@@ -149,6 +133,7 @@ gc.freeze()
 measured(send, STATEMENTS)
 print("done")
 """
+)
 
 VARIANTS = ("idle", "wrapper", "recorder", "analysis")
 SCENARIOS = ("core-text", "orm-lazy-load", "async-execute")

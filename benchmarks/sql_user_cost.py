@@ -79,19 +79,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-COMMON = """
-import gc
-import itertools
-import json
-import os
-import time
-
-import pytest
-from sqlalchemy import ForeignKey, String, create_engine, insert, select, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
-
-STATEMENTS = int(os.environ["SQL_COST_STATEMENTS"])
-WALL_FILE = os.environ.get("SQL_COST_WALL_FILE")
+MODELS = """
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -109,6 +99,24 @@ class Child(Base):
     __tablename__ = "children"
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"))
+"""
+"""The tables of every scenario, for the scripts of this benchmark and of ``sql_cost_parts.py``."""
+
+COMMON = (
+    MODELS
+    + """
+import gc
+import itertools
+import json
+import os
+import time
+
+import pytest
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.orm import Session
+
+STATEMENTS = int(os.environ["SQL_COST_STATEMENTS"])
+WALL_FILE = os.environ.get("SQL_COST_WALL_FILE")
 
 
 def engine_with_rows(rows):
@@ -170,6 +178,7 @@ def measured(classes, send):
         seconds += time.perf_counter() - start
     report_wall(seconds)
 """
+)
 
 SCENARIOS = {
     "core-text": """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sql_scenarios import capturing, spy_on_walks
@@ -14,6 +14,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from pytest_perfbudget.queries import QueryLog
 from pytest_perfbudget.sql import hooks
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Base(DeclarativeBase):
@@ -161,19 +164,27 @@ def test_statements_of_one_shape_from_one_place_are_walked_once(
     assert len(walked) == 1
 
 
+async def tables_on_aiosqlite() -> AsyncEngine:
+    """An engine on aiosqlite in memory, with this module's tables."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine("sqlite+aiosqlite://")
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    return engine
+
+
 def test_statements_from_an_async_session_are_found_again_through_the_greenlet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("aiosqlite")
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     async def load(session: AsyncSession) -> None:
         await session.execute(select(Parent).where(Parent.id == 1))
 
     async def run() -> None:
-        engine = create_async_engine("sqlite+aiosqlite://")
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        engine = await tables_on_aiosqlite()
         async with AsyncSession(engine) as session:
             await session.execute(text("SELECT 1"))
             for _ in range(4):
@@ -198,7 +209,7 @@ def test_a_statement_sent_from_run_sync_is_not_taken_for_one_of_the_awaiting_lin
     """The same SELECT, awaited from one line, in turn directly and through ``run_sync``: the
     user frame is the awaiting line's, then the function run in the greenlet."""
     pytest.importorskip("aiosqlite")
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     query = select(Parent).where(Parent.id == 1)
 
@@ -206,9 +217,7 @@ def test_a_statement_sent_from_run_sync_is_not_taken_for_one_of_the_awaiting_lin
         session.execute(query)
 
     async def run() -> None:
-        engine = create_async_engine("sqlite+aiosqlite://")
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        engine = await tables_on_aiosqlite()
         async with AsyncSession(engine) as session:
             await session.execute(text("SELECT 1"))
             for number in range(6):
