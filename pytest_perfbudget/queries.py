@@ -238,10 +238,10 @@ class QueryLog:
     analysis take both in; ``statements``, ``counted`` and ``by_shape()`` show the kept ones.
 
     Two facts about the kept records spare the analysis a pass over them each, in the usual
-    log: ``uncounted``, how many are not of kind ``query``, and ``requests_repeat``, False while
-    every kept query is known to be its request's only statement. :meth:`add` keeps both;
-    the recorder appends a query itself, and sets ``requests_repeat`` when its request is not
-    new (or it has none).
+    log: ``uncounted``, how many are not of kind ``query``, and ``repeated_requests``, the
+    requests that may have sent more than one kept query (None: not known, every request is
+    looked at). :meth:`add` keeps both; the recorder appends a query itself, and adds its
+    request to ``repeated_requests`` when it is not new.
     """
 
     def __init__(
@@ -263,7 +263,7 @@ class QueryLog:
     def _keep(self, records: list[Record]) -> None:
         self.records: list[Record] = records
         self.uncounted = len(records) - list(map(_KIND, records)).count("query")
-        self.requests_repeat = bool(records)  # not known: the analysis tells
+        self.repeated_requests: set[int] | None = None if records else set()  # None: not known
 
     def __repr__(self) -> str:
         return f"QueryLog({self.statements!r}, {self.folded!r})"
@@ -279,7 +279,7 @@ class QueryLog:
             if record[KIND] != "query":
                 self.uncounted += 1
             else:
-                self.requests_repeat = True  # not known: the analysis tells
+                self.repeated_requests = None  # not known: the analysis tells
         else:
             self.fold(record)
 
@@ -385,7 +385,7 @@ class QueryLog:
 
     def n_plus_one(self, threshold: int, ignore: Sequence[str] = ()) -> tuple[list[Suspect], list[Suspect]]:
         """:meth:`suspects` and :meth:`repeated_by_test`, from one pass."""
-        return _repeats(self._queries(), self.folded, is_select, threshold, ignore, self.requests_repeat)
+        return _repeats(self._queries(), self.folded, is_select, threshold, ignore, self.repeated_requests)
 
     def repeated_writes(self, threshold: int, ignore: Sequence[str] = ()) -> list[Suspect]:
         """INSERT, UPDATE and DELETE shapes requested ``threshold`` times or more from one call site.
@@ -394,7 +394,7 @@ class QueryLog:
         kind of round trips a batch would save. Counted as :meth:`suspects` counts, and
         as there, repeats that the test made are left out.
         """
-        return _repeats(self._queries(), self.folded, is_write, threshold, ignore, self.requests_repeat)[0]
+        return _repeats(self._queries(), self.folded, is_write, threshold, ignore, self.repeated_requests)[0]
 
     def _queries(self) -> list[Record]:
         """The kept records of kind ``query``: all of them, in the usual case."""
@@ -417,7 +417,7 @@ def _repeats(
     wanted: Callable[[str], bool],
     threshold: int,
     ignore: Sequence[str],
-    requests_repeat: bool = True,
+    repeated_requests: set[int] | None = None,
 ) -> tuple[list[Suspect], list[Suspect]]:
     """Shapes repeated ``threshold`` times or more from one call site with the same callers:
     the suspects, and the repeats that the test made. ``records`` are every counted one
@@ -431,7 +431,8 @@ def _repeats(
     It runs after every measured call that sent SQL, over every statement: the passes over
     the records are C-level (``map``, ``compress``, ``Counter``, ``zip``) over their
     places (see :func:`place_of`), and the Python loops below go over places, not statements.
-    Unless ``requests_repeat``, each record is a request of its own.
+    A record is a request of its own unless its request is among ``repeated_requests`` (None:
+    any may be).
     """
     places: list[str] = list(map(_PLACE, records))
     runs = _runs(places)
@@ -443,10 +444,11 @@ def _repeats(
         per_place = None
         first = dict(zip(reversed(places), reversed(records), strict=True))
     kept: dict[str, int]  # requests per place
-    if requests_repeat:
+    if repeated_requests is None or len(repeated_requests) * 4 > len(records):  # any, or many, may repeat
         kept = _requests_per_place(places, list(map(_REQUEST, records)))
-    else:  # a request per statement
-        kept = per_place if per_place is not None else Counter(places)
+    else:
+        statements = per_place if per_place is not None else Counter(places)
+        kept = _requests_with_few_repeated(records, places, statements, repeated_requests)
     chains: dict[tuple[str, str | None], dict[str, tuple[Site, int]]] = defaultdict(dict)
     judged: dict[str, bool] = {}
     for key, requests in kept.items():
@@ -516,6 +518,27 @@ def _runs(places: list[str]) -> tuple[dict[str, int], dict[str, int]] | None:
             counts[place] = end - start
             first[place] = start
     return counts, first
+
+
+def _requests_with_few_repeated(
+    records: list[Record], places: list[str], statements: dict[str, int], repeated: set[int]
+) -> dict[str, int]:
+    """Distinct requests per place, from the ``statements`` per place, when only the requests in
+    ``repeated`` may have sent more than one statement: a pass in C finds theirs, and only those
+    are looked at one by one (the records of a log without such requests, the usual one, not at
+    all)."""
+    if not repeated:
+        return statements
+    counts = dict(statements)
+    seen: set[tuple[int | None, str]] = set()
+    for position in compress(range(len(records)), map(repeated.__contains__, map(_REQUEST, records))):
+        place = places[position]
+        request_and_place = (records[position][REQUEST], place)
+        if request_and_place in seen:
+            counts[place] -= 1
+        else:
+            seen.add(request_and_place)
+    return counts
 
 
 def _requests_per_place(places: list[str], requests: list[int | None]) -> dict[str, int]:

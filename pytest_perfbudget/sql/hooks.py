@@ -205,8 +205,7 @@ class Recorder:
         entry: FrameType | None  # the call into SQLAlchemy this statement belongs to (see _traces_nothing)
         locator = self.locating
         if locator is None:
-            test_call, place, request = None, shape, None
-            log.requests_repeat = True  # no request to tell them apart by
+            test_call, place, request = None, shape, None  # each statement a request of its own
         else:
             user_depth, user_code, user_lasti, entry_depth, parent, mark, test_call, place = holder
             user = None
@@ -235,18 +234,19 @@ class Recorder:
             if user is None:
                 test_call, entry, place = self._walk(holder, shape)
             if entry is None:
-                request = None
-                log.requests_repeat = True  # a statement of no request: see QueryLog
+                request = None  # a statement of no request: a request of its own
             else:
                 marker = entry.f_trace
                 if marker is None and _gettrace() is None:
                     request = _next_request()
                     entry.f_trace = _marker_for(request)
-                else:
-                    log.requests_repeat = True  # of a request seen before, or maybe (see QueryLog)
+                else:  # a request seen before, or maybe (see QueryLog)
                     request = _marked(marker)
                     if request is None:
                         request = self._request_in_locals(entry)
+                    repeated = log.repeated_requests
+                    if repeated is not None:
+                        repeated.add(request)
         observer = self.observer
         if observer is not None and kind == "query":
             observer(shape, sql, context)

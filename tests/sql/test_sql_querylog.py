@@ -291,11 +291,45 @@ def test_a_log_of_one_statement_per_request_gives_what_the_general_analysis_give
     ]
     general = QueryLog(statements)
     known = QueryLog(statements)
-    known.requests_repeat = False
+    known.repeated_requests = set()
     assert general.n_plus_one(3) == known.n_plus_one(3)
     suspects = known.suspects(3)
     assert len(suspects) == len({(n % shapes, n % sites) for n in range(200)})
     assert sum(suspect.count for suspect in suspects) == 200
+
+
+ORDER = "SELECT orders.id FROM orders"
+ITEMS = "SELECT items.id FROM items"
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        # (request, shape) per statement: a loop of requests, a few sending more than one statement
+        [(n, ORDER) for n in range(40)] + [(40, ORDER), (40, ITEMS), (40, ITEMS), (41, ITEMS), (42, ITEMS)],
+        # a request's statements with another request's between them (a listener's, nested)
+        [(n, ORDER) for n in range(40)] + [(50, ITEMS), (51, ITEMS), (50, ITEMS), (52, ITEMS), (50, ORDER)],
+        # a request sending the same statement again and again (batches of one executemany)
+        [(n, ORDER) for n in range(20)] + [(99, ORDER)] * 10 + [(n, ITEMS) for n in range(100, 120)],
+    ],
+    ids=["contiguous", "nested", "batches"],
+)
+def test_a_log_told_which_requests_repeat_gives_what_the_general_analysis_gives(
+    requests: list[tuple[int, str]],
+) -> None:
+    """The recorder tells the log which requests sent more than one statement (or may have); the
+    analysis then looks only at theirs, and must count requests per place as if it looked at all."""
+    statements = [statement(shape=shape, request=request) for request, shape in requests]
+    general = QueryLog(statements)
+    sent = [request for request, _ in requests]
+    for told in ({request for request in sent if sent.count(request) > 1}, set(sent[-5:]) | {99}):
+        known = QueryLog(statements)
+        known.repeated_requests = told  # the repeated ones, or more (the recorder may add a new one)
+        assert known.n_plus_one(3) == general.n_plus_one(3)
+        assert [suspect.count for suspect in known.suspects(3)] == [
+            len({request for request, shape in requests if shape == suspect.statement})
+            for suspect in known.suspects(3)
+        ]
 
 
 @pytest.mark.parametrize(
