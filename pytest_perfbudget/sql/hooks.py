@@ -123,15 +123,18 @@ the user frame, reused while that very frame runs: the frame whose ``f_trace`` i
 :func:`_traces_nothing`)."""
 
 
-ParentPlace = tuple[int, CodeType, int, Callable[[], Any], int, int, CodeType, int]
+ParentPlace = tuple[int, CodeType, Callable[[], Any], int, int, CodeType, int]
 """Where on a greenlet's stack (``AsyncSession``) a statement was sent from: ``(root depth, root
-code, root instruction, getcurrent, entry steps, user steps, user code, user instruction)``.
+code, getcurrent, entry steps, user steps, user code, user instruction)``.
 
-The root of the greenlet's own stack is told by its depth from :meth:`Recorder.execution`, code
-and instruction; the entry by its steps out from the parent greenlet's innermost frame, and the
-user frame by its steps on from the entry, code and instruction; ``getcurrent`` is greenlet's,
-which the parent is found from (see :func:`_place`). A plain tuple: one unpacking reads it (a
-named tuple would be unpacked through an iterator)."""
+The root of the greenlet's own stack is told by its depth from :meth:`Recorder.execution` and its
+code (SQLAlchemy's method that the greenlet runs, not the user's function of a ``run_sync``); the
+entry by its steps out from the parent greenlet's innermost frame, and the user frame by its steps
+on from the entry, code and instruction; ``getcurrent`` is greenlet's, which the parent is found
+from (see :func:`_place`). As on the recorder's own stack, the user frame is what is checked: the
+frames between it and the parent's innermost frame are those of the call it is making (the entry
+among them). A plain tuple: one unpacking reads it (a named tuple would be unpacked through an
+iterator)."""
 
 
 _RESUMED_ANYWHERE = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
@@ -225,12 +228,26 @@ class Recorder:
                         test_call, place = self._outward(holder, user, None, shape)
                     else:
                         user = None
-            elif parent is not None:
-                found = _same_place_in_parent(parent)
-                if found is not None:
-                    entry, user, glet = found
-                    if user.f_trace is not mark:  # another frame of that code: what is out from it may differ
-                        test_call, place = self._outward(holder, user, glet, shape)
+            elif parent is not None:  # on the parent greenlet's stack (see ParentPlace)
+                root_depth, root_code, getcurrent, entry_steps, user_steps, user_code, user_lasti = parent
+                try:  # a shallower stack: ValueError
+                    root = _getframe(root_depth)
+                    if root.f_back is None and root.f_code is root_code:
+                        glet = getcurrent().parent
+                        frame: Any = glet.gr_frame  # None on the way out has no f_back: AttributeError
+                        while entry_steps > 0:  # not range(): making one costs more than the steps it counts
+                            frame = frame.f_back
+                            entry_steps -= 1
+                        entry = frame
+                        while user_steps > 0:
+                            frame = frame.f_back
+                            user_steps -= 1
+                        if frame.f_code is user_code and frame.f_lasti == user_lasti:
+                            user = frame
+                except (ValueError, AttributeError):
+                    user = None
+                if user is not None and user.f_trace is not mark:  # another frame of that code
+                    test_call, place = self._outward(holder, user, glet, shape)
             if user is None:
                 test_call, entry, place = self._walk(holder, shape)
             if entry is None:
@@ -431,43 +448,12 @@ def _place(
     return (
         depth - 1,
         root.f_code,
-        root.f_lasti,
         getcurrent,
         entry_steps,
         steps - entry_steps,
         user.f_code,
         user.f_lasti,
     )
-
-
-def _same_place_in_parent(where: ParentPlace) -> tuple[FrameType, FrameType, object] | None:
-    """The entry, user frame and parent greenlet of the statement being recorded, if it comes from
-    the place ``where``, else None. Called from :meth:`Recorder.execution`.
-
-    As on the recorder's own stack, the user frame is what is checked: the frames between it and
-    the parent's innermost frame are those of the call it is making (the entry among them)."""
-    root_depth, root_code, root_lasti, getcurrent, entry_steps, user_steps, code, lasti = where
-    try:
-        root = _getframe(root_depth + 1)
-    except ValueError:
-        return None
-    if root.f_back is not None or root.f_code is not root_code or root.f_lasti != root_lasti:
-        return None
-    glet = getcurrent().parent
-    try:  # a shorter stack ends in None, which has none of these attributes
-        entry = glet.gr_frame
-        while entry_steps > 0:  # not range(): making one costs more than the steps it counts
-            entry = entry.f_back
-            entry_steps -= 1
-        user = entry
-        while user_steps > 0:
-            user = user.f_back
-            user_steps -= 1
-        if user.f_code is not code or user.f_lasti != lasti:
-            return None
-    except AttributeError:
-        return None
-    return entry, user, glet
 
 
 def _size(parameters: Any) -> int:

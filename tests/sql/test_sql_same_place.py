@@ -203,25 +203,45 @@ def test_statements_from_an_async_session_are_found_again_through_the_greenlet(
     assert len(walked) == len(walked_every_time) - 5  # the SELECTs sent again were not walked again
 
 
+DEEPER = 30
+"""Up to how many calls deep a function run in a greenlet sends its statement: at one of those
+depths, the greenlet's stack is as deep as when the session sends it."""
+
+
+@pytest.mark.parametrize("through", ["session", "connection"])
 def test_a_statement_sent_from_run_sync_is_not_taken_for_one_of_the_awaiting_line(
-    monkeypatch: pytest.MonkeyPatch,
+    through: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same SELECT, awaited from one line, in turn directly and through ``run_sync``: the
-    user frame is the awaiting line's, then the function run in the greenlet."""
+    user frame is the awaiting line's, then the function run in the greenlet.
+
+    The function sends it through the session (the session's own calls, one of them where the
+    greenlet's stack would start) or on its connection (other calls), from ever more calls of its
+    own: at one of those depths the greenlet's stack is as deep as the session's."""
     pytest.importorskip("aiosqlite")
     from sqlalchemy.ext.asyncio import AsyncSession
 
     query = select(Parent).where(Parent.id == 1)
 
-    def load_in_the_greenlet(session: Session) -> None:
-        session.execute(query)
+    def load_in_the_greenlet(session: Session, calls: int) -> None:
+        if calls:
+            load_in_the_greenlet(session, calls - 1)
+        elif through == "session":
+            session.execute(query)
+        else:
+            session.connection().execute(query)
 
     async def run() -> None:
         engine = await tables_on_aiosqlite()
         async with AsyncSession(engine) as session:
             await session.execute(text("SELECT 1"))
-            for number in range(6):
-                await (session.run_sync(load_in_the_greenlet) if number % 2 else session.execute(query))
+            for number in range(2 * DEEPER):
+                sent = (
+                    session.run_sync(load_in_the_greenlet, number // 2)
+                    if number % 2
+                    else session.execute(query)
+                )
+                await sent
         await engine.dispose()
 
     (remembered, _), (walked_each_time, _) = both_ways(lambda: asyncio.run(run()), monkeypatch).values()
@@ -231,4 +251,4 @@ def test_a_statement_sent_from_run_sync_is_not_taken_for_one_of_the_awaiting_lin
         statement for statement in remembered.counted if statement.sql.startswith("SELECT same_place_parents")
     ]
     functions = [statement.function for statement in loads]
-    assert functions == ["run", "load_in_the_greenlet"] * 3
+    assert functions == ["run", "load_in_the_greenlet"] * DEEPER
