@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from overhead import instructions_of
 
 SCRIPT = """
 import itertools
@@ -127,18 +127,7 @@ OPERATIONS = {
 
 def instructions(operation: str, calls: int, directory: Path) -> int:
     env = os.environ | {"FRAME_OPERATION": operation, "FRAME_CALLS": str(calls), "PYTHONHASHSEED": "0"}
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "operations.py"],
-        cwd=directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        sys.exit(f"callgrind run failed for {operation}:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions_of([sys.executable, "operations.py"], directory, env)
 
 
 def main(argv: list[str] | None = None) -> int:
